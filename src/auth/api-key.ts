@@ -1,0 +1,45 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { TidingsError } from '../core/errors.js';
+
+/** The bearer credential of a request: the Authorization header, else `token=` (browser APIs can't set headers). */
+export function bearerToken(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+    return m === null ? undefined : m[1];
+  }
+  return query.get('token') ?? undefined;
+}
+
+/**
+ * `--api-key KEY`: publishing needs it. Compared through hashes of equal length in constant
+ * time, so neither the key's bytes nor its length leak through response timing.
+ */
+export class ApiKeyGuard {
+  private readonly digest: Buffer | undefined;
+
+  constructor(key: string | undefined) {
+    this.digest = key === undefined ? undefined : createHash('sha256').update(key).digest();
+  }
+
+  get enabled(): boolean {
+    return this.digest !== undefined;
+  }
+
+  matches(token: string | undefined): boolean {
+    if (this.digest === undefined) return true;
+    if (token === undefined) return false;
+    return timingSafeEqual(this.digest, createHash('sha256').update(token).digest());
+  }
+
+  /** Throws 401 unless publishing is open or the request carries the key. */
+  assertCanPublish(token: string | undefined): void {
+    if (this.matches(token)) return;
+    throw new TidingsError(
+      'unauthorized',
+      token === undefined ? 'Publishing needs Authorization: Bearer <api key>.' : 'The API key is not valid.',
+      { 'www-authenticate': 'Bearer realm="tidings"' },
+    );
+  }
+}

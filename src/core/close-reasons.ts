@@ -1,0 +1,16 @@
+/**
+ * Why the server ends a subscriber connection: one table for server and SDK. `ws` is the
+ * WebSocket close code; SSE sends the reason in a final `event: close` where it can.
+ * `resume: true` means the client should reconnect and resume by its cursor.
+ */
+export const CLOSE_REASONS = {
+  shutdown: { ws: 1001, resume: true, text: 'server shutting down' },
+  policy_violation: { ws: 1008, resume: false, text: 'too many malformed frames' },
+  message_too_big: { ws: 1009, resume: false, text: 'frame larger than the limit' },
+  internal_error: { ws: 1011, resume: true, text: 'server error' },
+  slow_consumer: { ws: 4000, resume: true, text: 'outgoing queue over its bound: resume by cursor' },
+  dead_peer: { ws: 4001, resume: true, text: 'no answer to pings' },
+  forbidden_origin: { ws: 4003, resume: false, text: 'origin not allowed' },
+} as const satisfies Record<string, { ws: number; resume: boolean; text: string }>;
+
+export type CloseReason = keyof typeof CLOSE_REASONS;

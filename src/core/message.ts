@@ -1,0 +1,63 @@
+/** The message envelope of PROTOCOL.md, the same on every transport. */
+export interface Envelope {
+  channel: string;
+  offset: number;
+  epoch: string;
+  time: number;
+  event?: string;
+  data: unknown;
+}
+
+/**
+ * One published message. Its envelope JSON is made once, when it is published (or, on a
+ * multi-node engine, once when it arrives), and every framing a transport derives from
+ * it is cached here too, so N subscribers cost one serialisation, not N.
+ */
+export class Message implements Envelope {
+  readonly channel: string;
+  readonly offset: number;
+  readonly epoch: string;
+  readonly time: number;
+  readonly event: string | undefined;
+  readonly data: unknown;
+  /** The envelope as JSON text: `{"channel":…,"offset":…,"epoch":…,"time":…,"event"?:…,"data":…}`. */
+  readonly json: string;
+  private framings: Map<symbol, unknown> | undefined;
+
+  constructor(envelope: Envelope, json?: string) {
+    this.channel = envelope.channel;
+    this.offset = envelope.offset;
+    this.epoch = envelope.epoch;
+    this.time = envelope.time;
+    this.event = envelope.event;
+    this.data = envelope.data;
+    this.json = json ?? Message.stringify(envelope);
+  }
+
+  /** Fixed key order, so the same message is the same bytes on every node. */
+  static stringify(e: Envelope): string {
+    const event = e.event === undefined ? '' : `,"event":${JSON.stringify(e.event)}`;
+    return `{"channel":${JSON.stringify(e.channel)},"offset":${e.offset},"epoch":${JSON.stringify(e.epoch)},"time":${e.time}${event},"data":${JSON.stringify(e.data)}}`;
+  }
+
+  /** A transport's framing of this message, made on first use and shared by every subscriber. */
+  framed<T>(key: symbol, make: (m: Message) => T): T {
+    if (this.framings === undefined) this.framings = new Map();
+    let framed = this.framings.get(key) as T | undefined;
+    if (framed === undefined) {
+      framed = make(this);
+      this.framings.set(key, framed);
+    }
+    return framed;
+  }
+}
+
+/** PROTOCOL.md § Subscribing: sent instead of hiding that part of a history is gone. */
+export interface GapNotice {
+  channel: string;
+  epoch: string;
+  /** The first offset the client asked for. */
+  from: number;
+  /** The oldest offset still retained; delivery resumes here. */
+  first: number;
+}

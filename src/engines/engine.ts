@@ -1,0 +1,66 @@
+import type { Message } from '../core/message.js';
+
+/**
+ * The seam between the server and where messages live. An engine owns ordering: offsets
+ * come from one atomic step inside it, never from a node's clock. Transports never see
+ * an engine directly; they go through the hub (live feed) and these reads.
+ */
+export interface Engine {
+  readonly name: string;
+  /**
+   * Appends a batch, all or nothing, in order. A request whose idempotency key was seen on
+   * its channel within the dedupe window publishes nothing and answers the first result
+   * again with `duplicate: true`.
+   */
+  publish(batch: readonly PublishRequest[]): Promise<PublishResult[]>;
+  /** Retained messages with offset > `after`, oldest first, at most `limit`. */
+  read(channel: string, after: number, limit: number): Promise<ReadResult>;
+  info(channel: string): Promise<ChannelState>;
+  /**
+   * Live messages of one channel, in offset order, as they are published on any node.
+   * A feed may skip or repeat a message (e.g. a pub/sub reconnect): readers check offsets
+   * and fill holes with `read`. Returns the function that stops the feed.
+   */
+  feed(channel: string, listener: (message: Message) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface PublishRequest {
+  channel: string;
+  data: unknown;
+  event?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+export interface PublishResult {
+  channel: string;
+  offset: number;
+  epoch: string;
+  time: number;
+  /** True when an idempotency key matched: nothing was published this time. */
+  duplicate: boolean;
+}
+
+/**
+ * What a channel retains now. The retained offsets are `first..last`; when nothing is
+ * retained, `first` is `last + 1` (a new channel is `first: 1, last: 0`).
+ */
+export interface ChannelState {
+  channel: string;
+  epoch: string;
+  first: number;
+  last: number;
+}
+
+export interface ReadResult extends ChannelState {
+  messages: Message[];
+}
+
+export interface HistoryLimits {
+  /** Messages kept per channel. */
+  maxCount: number;
+  /** Age in ms after which a message is dropped from history. */
+  maxAgeMs: number;
+  /** How long an Idempotency-Key is remembered per channel, in ms. */
+  dedupeWindowMs: number;
+}

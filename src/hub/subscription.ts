@@ -1,0 +1,135 @@
+import type { Position } from '../core/cursor.js';
+import type { GapNotice, Message } from '../core/message.js';
+import type { ChannelState, Engine } from '../engines/engine.js';
+import { catchUpStep } from './catch-up.js';
+import type { Hub, LiveListener } from './hub.js';
+
+/** Where a subscription begins: PROTOCOL.md § Subscribing. */
+export type StartAt =
+  | { kind: 'now' }
+  | { kind: 'last'; count: number }
+  | { kind: 'after'; position: Position };
+
+/** What a transport does with an ordered stream of one channel. */
+export interface SubscriptionSink {
+  message(message: Message, subscription: ChannelSubscription): void;
+  gap(notice: GapNotice, subscription: ChannelSubscription): void;
+  /** The engine failed while catching up; the transport closes and the client resumes. */
+  failed(error: unknown, subscription: ChannelSubscription): void;
+  /**
+   * Flow control for history replay: while `backlogged()` the subscription waits on
+   * `drained()` before sending more, so a long catch-up never trips the slow-consumer
+   * bound that protects live delivery.
+   */
+  backlogged?(): boolean;
+  drained?(): Promise<void>;
+}
+
+const PAGE = 1000;
+
+/**
+ * One channel for one client, delivered in offset order with no loss and no duplicate.
+ *
+ * Live messages come from the hub; history comes from the engine. While the subscription
+ * is catching up it ignores live messages and only notes that some arrived ("dirty"),
+ * then reads again: everything live is also in the engine's history, so nothing needs
+ * buffering. Once a read ends with nothing new, it is live: a message at offset + 1 is
+ * delivered, an older one is a duplicate and dropped, a newer one (a hole, or a new
+ * epoch) sends it back to catching up. Memory per subscription stays constant.
+ */
+export class ChannelSubscription implements LiveListener {
+  private state: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
+  private dirty = false;
+  position: Position = { epoch: '', offset: 0 };
+
+  constructor(
+    readonly channel: string,
+    private readonly engine: Engine,
+    private readonly hub: Hub,
+    private readonly sink: SubscriptionSink,
+  ) {}
+
+  /**
+   * Joins the live feed and fixes the start position. Resolves with the channel's state
+   * at that moment (for a `subscribed` frame); delivery starts with `resume()`.
+   */
+  async open(start: StartAt): Promise<ChannelState> {
+    this.state = 'catching-up';
+    this.hub.add(this.channel, this);
+    // Known at once for a cursor, so a caller that gives up early still has a true position.
+    if (start.kind === 'after') this.position = { ...start.position };
+    try {
+      const info = await this.engine.info(this.channel);
+      if (start.kind === 'last') this.position = { epoch: info.epoch, offset: Math.max(info.first - 1, info.last - start.count) };
+      else if (start.kind === 'now') this.position = { epoch: info.epoch, offset: info.last };
+      return info;
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** Starts delivery: history after the position first, then live. */
+  resume(): void {
+    if (this.state === 'closed') return;
+    void this.catchUp();
+  }
+
+  live(message: Message): void {
+    if (this.state !== 'live') {
+      if (this.state === 'catching-up') this.dirty = true;
+      return;
+    }
+    const p = this.position;
+    if (message.epoch === p.epoch) {
+      if (message.offset <= p.offset) return;
+      if (message.offset === p.offset + 1) {
+        p.offset = message.offset;
+        this.sink.message(message, this);
+        return;
+      }
+    }
+    this.state = 'catching-up';
+    void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      do {
+        this.dirty = false;
+        let more = true;
+        while (more && this.state === 'catching-up') {
+          const page = await this.engine.read(this.channel, this.position.offset, PAGE);
+          if (this.state !== 'catching-up') return;
+          const step = catchUpStep(this.position, page);
+          // The position moves message by message: a sink reads it as "the cursor after this one".
+          const first = step.messages[0];
+          this.position = { epoch: step.position.epoch, offset: first === undefined ? step.position.offset : first.offset - 1 };
+          if (step.gap !== undefined) this.sink.gap(step.gap, this);
+          for (const m of step.messages) {
+            if (this.state !== 'catching-up') return;
+            this.position.offset = m.offset;
+            this.sink.message(m, this);
+            if (this.sink.backlogged?.() === true) await this.sink.drained?.();
+          }
+          more = step.messages.length > 0 && step.position.offset < page.last;
+        }
+      } while (this.dirty && this.state === 'catching-up');
+      if (this.state === 'catching-up') this.state = 'live';
+    } catch (err) {
+      if (this.state === 'closed') return;
+      this.close();
+      this.sink.failed(err, this);
+    }
+  }
+
+  get isLive(): boolean {
+    return this.state === 'live';
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.hub.remove(this.channel, this);
+  }
+}

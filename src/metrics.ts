@@ -1,0 +1,77 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const TRANSPORTS = ['short_poll', 'long_poll', 'sse', 'ws'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+type PerTransport = Record<Transport, number>;
+const zero = (): PerTransport => ({ short_poll: 0, long_poll: 0, sse: 0, ws: 0 });
+
+/**
+ * Counters live as plain numbers on the hot path (one add per delivery) and are read into
+ * prom-client only when /metrics is scraped, so a delivery never pays for label lookups.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  /** Open connections (SSE, WebSocket) and requests in flight (polls). */
+  readonly connections: PerTransport = zero();
+  readonly deliveries: PerTransport = zero();
+  readonly slowConsumersDropped: PerTransport = zero();
+  published = 0;
+  longPollsParked = 0;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tidings_process_' });
+    const self = this;
+    const reported = { deliveries: zero(), slow: zero(), published: 0 };
+    new Gauge({
+      name: 'tidings_connections',
+      help: 'Open subscriber connections (SSE, WebSocket) and poll requests in flight, per transport.',
+      labelNames: ['transport'],
+      registers: [this.registry],
+      collect() {
+        for (const t of TRANSPORTS) this.set({ transport: t }, self.connections[t]);
+      },
+    });
+    new Counter({
+      name: 'tidings_messages_published_total',
+      help: 'Messages appended to a channel.',
+      registers: [this.registry],
+      collect() {
+        this.inc(self.published - reported.published);
+        reported.published = self.published;
+      },
+    });
+    new Counter({
+      name: 'tidings_deliveries_total',
+      help: 'Messages handed to a subscriber, per transport.',
+      labelNames: ['transport'],
+      registers: [this.registry],
+      collect() {
+        for (const t of TRANSPORTS) {
+          this.inc({ transport: t }, self.deliveries[t] - reported.deliveries[t]);
+          reported.deliveries[t] = self.deliveries[t];
+        }
+      },
+    });
+    new Counter({
+      name: 'tidings_slow_consumers_dropped_total',
+      help: 'Connections closed because their outgoing queue passed --max-queue-bytes.',
+      labelNames: ['transport'],
+      registers: [this.registry],
+      collect() {
+        for (const t of TRANSPORTS) {
+          this.inc({ transport: t }, self.slowConsumersDropped[t] - reported.slow[t]);
+          reported.slow[t] = self.slowConsumersDropped[t];
+        }
+      },
+    });
+    new Gauge({
+      name: 'tidings_long_polls_parked',
+      help: 'Long polls held open, waiting for a message or their deadline.',
+      registers: [this.registry],
+      collect() {
+        this.set(self.longPollsParked);
+      },
+    });
+  }
+}

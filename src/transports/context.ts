@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { ApiKeyGuard } from '../auth/api-key.js';
+import type { Config } from '../config.js';
+import type { CoarseTimer } from '../core/coarse-timer.js';
+import type { Engine } from '../engines/engine.js';
+import type { OriginPolicy } from '../http/cors.js';
+import type { Hub } from '../hub/hub.js';
+import type { Metrics } from '../metrics.js';
+
+/** What every transport is handed by server.ts; none of them builds its own. */
+export interface ServerContext {
+  config: Config;
+  engine: Engine;
+  hub: Hub;
+  metrics: Metrics;
+  logger: Logger;
+  timer: CoarseTimer;
+  apiKey: ApiKeyGuard;
+  origins: OriginPolicy;
+  /** True once shutdown began: new subscriptions are refused with 503. */
+  isDraining(): boolean;
+}
