@@ -6,6 +6,7 @@ import type { GapNotice, Message } from '../core/message.js';
 import { parseSubscribeQuery } from '../http/subscribe-params.js';
 import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
+import { TickCorker } from './tick-corker.js';
 
 /** `event:` + `data:` lines of a message: the same bytes for every SSE subscriber. */
 const SSE_BODY = Symbol('sse-body');
@@ -40,6 +41,7 @@ class SseStream implements SubscriptionSink {
 
   private write(chunk: string | Buffer): void {
     if (this.closed) return;
+    this.owner.corker.cork(this.res);
     this.res.write(chunk);
     this.wroteSinceTick = true;
     if (this.res.writableLength > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
@@ -114,6 +116,7 @@ class SseStream implements SubscriptionSink {
  */
 export class Sse {
   private readonly streams = new Set<SseStream>();
+  readonly corker = new TickCorker();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {}

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { bearerToken } from '../auth/api-key.js';
 import { assertChannelName } from '../core/channel-name.js';
@@ -11,12 +12,20 @@ import { parseChannels, parseLast, parseSubscribeQuery } from '../http/subscribe
 import { ChannelSubscription, type StartAt, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
 import { assertEventName } from './http-api.js';
+import { TickCorker } from './tick-corker.js';
 
-/** `{"type":"message","cursor":…, …envelope}` as bytes, made once per message. */
-const WS_FRAME = Symbol('ws-frame');
+/** ws's own RFC 6455 framer; public in ws's exports, missing from its type definitions. */
+const frameOf = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
 
-function wsFrame(m: Message): Buffer {
-  return Buffer.from(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${m.json.slice(1)}`);
+/**
+ * `{"type":"message","cursor":…, …envelope}` as a complete unmasked text frame (RFC 6455
+ * § 5.2), made once per message: every subscriber's socket gets these same bytes.
+ */
+const WS_WIRE = Symbol('ws-wire');
+
+function wsWire(m: Message): Buffer {
+  const payload = Buffer.from(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${m.json.slice(1)}`);
+  return Buffer.concat(frameOf(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
 }
 
 /** Malformed frames in a row before the connection is closed with 1008. */
@@ -39,6 +48,8 @@ class WsClient implements SubscriptionSink {
   constructor(
     private readonly owner: Ws,
     readonly socket: WebSocket,
+    /** The TCP socket under `socket`: pre-framed messages are written to it directly. */
+    private readonly raw: Duplex,
     private readonly canPublish: boolean,
   ) {}
 
@@ -56,9 +67,16 @@ class WsClient implements SubscriptionSink {
     this.send(JSON.stringify(frame));
   }
 
+  /**
+   * The hot path. Safe beside ws's own writes because ws (without permessage-deflate)
+   * writes each frame synchronously, so frames never interleave.
+   */
   message(m: Message): void {
+    if (this.closed || this.socket.readyState !== 1) return;
     this.ctx.metrics.deliveries.ws++;
-    this.send(m.framed(WS_FRAME, wsFrame));
+    this.owner.corker.cork(this.raw);
+    this.raw.write(m.framed(WS_WIRE, wsWire));
+    if (this.socket.bufferedAmount > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   gap(notice: GapNotice): void {
@@ -76,8 +94,7 @@ class WsClient implements SubscriptionSink {
 
   /** ws has no drain event of its own: the socket's is the one that counts. */
   drained(): Promise<void> {
-    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-    if (raw === undefined) return Promise.resolve();
+    const raw = this.raw;
     return new Promise((resolve) => {
       const done = () => {
         raw.off('drain', done);
@@ -230,6 +247,7 @@ class WsClient implements SubscriptionSink {
 export class Ws {
   private readonly server: WebSocketServer;
   private readonly clients = new Set<WsClient>();
+  readonly corker = new TickCorker();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {
@@ -257,15 +275,20 @@ export class Ws {
       return;
     }
     const canPublish = this.ctx.apiKey.matches(bearerToken(req, query));
-    this.server.handleUpgrade(req, socket, head, (socket) => this.accept(socket, initial, canPublish));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, initial, canPublish));
   }
 
-  private accept(socket: WebSocket, initial: ReturnType<typeof parseSubscribeQuery>, canPublish: boolean): void {
-    const client = new WsClient(this, socket, canPublish);
+  private accept(socket: WebSocket, raw: Duplex, initial: ReturnType<typeof parseSubscribeQuery>, canPublish: boolean): void {
+    const client = new WsClient(this, socket, raw, canPublish);
     this.clients.add(client);
     this.ctx.metrics.connections.ws++;
     this.startHeartbeat();
-    socket.on('message', (data, isBinary) => void client.onFrame(data, isBinary));
+    // Frames are handled one after another, so answers come in the order frames were sent
+    // (a subscribe's `subscribed` before the `unsubscribed` of an unsubscribe sent after it).
+    let previous: Promise<void> = Promise.resolve();
+    socket.on('message', (data, isBinary) => {
+      previous = previous.then(() => client.onFrame(data, isBinary));
+    });
     socket.on('pong', () => (client.alive = true));
     socket.on('close', () => client.cleanup());
     socket.on('error', (err) => {
