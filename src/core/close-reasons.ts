@@ -10,7 +10,6 @@ export const CLOSE_REASONS = {
   internal_error: { ws: 1011, resume: true, text: 'server error' },
   slow_consumer: { ws: 4000, resume: true, text: 'outgoing queue over its bound: resume by cursor' },
   dead_peer: { ws: 4001, resume: true, text: 'no answer to pings' },
-  forbidden_origin: { ws: 4003, resume: false, text: 'origin not allowed' },
 } as const satisfies Record<string, { ws: number; resume: boolean; text: string }>;
 
 export type CloseReason = keyof typeof CLOSE_REASONS;
