@@ -16,6 +16,7 @@ export interface Config {
   sseRetryMs: number;
   shutdownTimeoutMs: number;
   apiKey: string | undefined;
+  publishRateLimit: number;
   corsOrigins: string[];
   logLevel: string;
 }
@@ -50,6 +51,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'sseRetryMs', flag: '--sse-retry', env: 'TIDINGS_SSE_RETRY', kind: 'duration', default: '2s', min: 0, description: 'The `retry:` an SSE stream starts with: how soon a browser reconnects.' },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout', env: 'TIDINGS_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', min: 0, description: 'Longest a graceful shutdown waits for connections to close before exiting.' },
   { key: 'apiKey', flag: '--api-key', env: 'TIDINGS_API_KEY', kind: 'secret', default: undefined, description: 'When set, HTTP publishing needs `Authorization: Bearer KEY`. Unset: open, with a warning at start.' },
+  { key: 'publishRateLimit', flag: '--publish-rate-limit', env: 'TIDINGS_PUBLISH_RATE_LIMIT', kind: 'count', default: '0', min: 0, max: 1_000_000, description: 'Messages per second one client (IP address) may publish, in bursts of one second\'s worth; more is 429 rate_limited. 0 turns it off.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'TIDINGS_CORS_ORIGINS', kind: 'list', default: '*', description: 'Browser origins allowed (comma-separated, or *): CORS on HTTP, the Origin check on WebSocket.' },
   { key: 'logLevel', flag: '--log-level', env: 'TIDINGS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 ];

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { ApiKeyGuard } from './auth/api-key.js';
+import { PublishRateLimit } from './auth/rate-limit.js';
 import type { Config } from './config.js';
 import { CoarseTimer } from './core/coarse-timer.js';
 import { TidingsError } from './core/errors.js';
@@ -54,6 +55,7 @@ export class TidingsServer {
       logger,
       timer: new CoarseTimer(100),
       apiKey: new ApiKeyGuard(config.apiKey),
+      rateLimit: new PublishRateLimit(config.publishRateLimit),
       origins: new OriginPolicy(config.corsOrigins),
       isDraining: () => this.draining,
     };
@@ -177,6 +179,7 @@ export class TidingsServer {
     await Promise.race([closed, timeout]);
     this.http.closeAllConnections();
     this.ctx.timer.stop();
+    this.ctx.rateLimit.stop();
     await this.ctx.engine.close();
     logger.info('stopped');
   }

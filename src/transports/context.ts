@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ApiKeyGuard } from '../auth/api-key.js';
+import type { PublishRateLimit } from '../auth/rate-limit.js';
 import type { Config } from '../config.js';
 import type { CoarseTimer } from '../core/coarse-timer.js';
 import type { Engine } from '../engines/engine.js';
@@ -16,6 +17,7 @@ export interface ServerContext {
   logger: Logger;
   timer: CoarseTimer;
   apiKey: ApiKeyGuard;
+  rateLimit: PublishRateLimit;
   origins: OriginPolicy;
   /** True once shutdown began: new subscriptions are refused with 503. */
   isDraining(): boolean;

@@ -44,6 +44,7 @@ export class HttpApi {
 
   private authorizePublish(req: IncomingMessage, query: URLSearchParams): void {
     this.ctx.apiKey.assertCanPublish(bearerToken(req, query));
+    this.ctx.rateLimit.take(req.socket.remoteAddress ?? '');
   }
 
   /** `POST /v1/channels/{ch}/messages`: the body is the data (JSON, or text as a string). */
@@ -79,7 +80,7 @@ export class HttpApi {
 
   /** `POST /v1/publish`: several messages, all or nothing. */
   async publishBatch(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    this.authorizePublish(req, query);
+    this.ctx.apiKey.assertCanPublish(bearerToken(req, query));
     const limit = this.ctx.config.maxMessageBytes * 16;
     const body = parseJson(await readBody(req, limit), 'The body');
     const items = (body as { messages?: unknown } | null)?.messages;
@@ -100,6 +101,7 @@ export class HttpApi {
       }
       return { channel: assertChannelName(channel), data, event: assertEventName(event) };
     });
+    this.ctx.rateLimit.take(req.socket.remoteAddress ?? '', batch.length);
     const results = await this.ctx.engine.publish(batch);
     this.ctx.metrics.published += results.length;
     sendJson(res, 201, `{"results":[${results.map(publishedBody).join(',')}]}`);

@@ -51,6 +51,7 @@ class WsClient implements SubscriptionSink {
     /** The TCP socket under `socket`: pre-framed messages are written to it directly. */
     private readonly raw: Duplex,
     private readonly canPublish: boolean,
+    private readonly address: string,
   ) {}
 
   private get ctx(): ServerContext {
@@ -215,6 +216,7 @@ class WsClient implements SubscriptionSink {
     if (size > this.ctx.config.maxMessageBytes) {
       throw new TidingsError('payload_too_large', `data is ${size} bytes; the limit is ${this.ctx.config.maxMessageBytes}.`);
     }
+    this.ctx.rateLimit.take(this.address);
     const [result] = await this.ctx.engine.publish([{ channel, data: frame.data, event }]);
     this.ctx.metrics.published++;
     this.sendJson({ type: 'ack', ...frameId(frame), channel, offset: result!.offset, epoch: result!.epoch });
@@ -275,11 +277,12 @@ export class Ws {
       return;
     }
     const canPublish = this.ctx.apiKey.matches(bearerToken(req, query));
-    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, initial, canPublish));
+    const address = req.socket.remoteAddress ?? '';
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, initial, canPublish, address));
   }
 
-  private accept(socket: WebSocket, raw: Duplex, initial: ReturnType<typeof parseSubscribeQuery>, canPublish: boolean): void {
-    const client = new WsClient(this, socket, raw, canPublish);
+  private accept(socket: WebSocket, raw: Duplex, initial: ReturnType<typeof parseSubscribeQuery>, canPublish: boolean, address: string): void {
+    const client = new WsClient(this, socket, raw, canPublish, address);
     this.clients.add(client);
     this.ctx.metrics.connections.ws++;
     this.startHeartbeat();
