@@ -174,9 +174,12 @@ export class TidingsServer {
     this.sse.closeAll('shutdown');
     this.ws.closeAll('shutdown');
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    this.http.closeIdleConnections();
+    // Answers just written (long polls, SSE ends) leave keep-alive sockets that turn idle
+    // only once flushed; sweep idle ones until the listener has closed or time is up.
+    const sweep = setInterval(() => this.http.closeIdleConnections(), 50);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
     await Promise.race([closed, timeout]);
+    clearInterval(sweep);
     this.http.closeAllConnections();
     this.ctx.timer.stop();
     this.ctx.rateLimit.stop();
