@@ -16,12 +16,14 @@ export interface Config {
   sseRetryMs: number;
   shutdownTimeoutMs: number;
   apiKey: string | undefined;
+  jwtSecret: string | undefined;
+  jwksUrl: string | undefined;
   publishRateLimit: number;
   corsOrigins: string[];
   logLevel: string;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'size' | 'list' | 'secret';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'size' | 'list' | 'secret' | 'url';
 
 export interface Setting {
   key: keyof Config;
@@ -51,6 +53,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'sseRetryMs', flag: '--sse-retry', env: 'TIDINGS_SSE_RETRY', kind: 'duration', default: '2s', min: 0, description: 'The `retry:` an SSE stream starts with: how soon a browser reconnects.' },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout', env: 'TIDINGS_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', min: 0, description: 'Longest a graceful shutdown waits for connections to close before exiting.' },
   { key: 'apiKey', flag: '--api-key', env: 'TIDINGS_API_KEY', kind: 'secret', default: undefined, description: 'When set, HTTP publishing needs `Authorization: Bearer KEY`. Unset: open, with a warning at start.' },
+  { key: 'jwtSecret', flag: '--jwt-secret', env: 'TIDINGS_JWT_SECRET', kind: 'secret', default: undefined, description: 'HS256 secret for client JWTs; their `publish` and `subscribe` claims (names or globs like `chat:*`) grant channels. Subscribing then needs a token or the API key.' },
+  { key: 'jwksUrl', flag: '--jwks-url', env: 'TIDINGS_JWKS_URL', kind: 'url', default: undefined, description: 'URL of a JWKS to verify client JWTs signed with RS/PS/ES/EdDSA keys, instead of --jwt-secret.' },
   { key: 'publishRateLimit', flag: '--publish-rate-limit', env: 'TIDINGS_PUBLISH_RATE_LIMIT', kind: 'count', default: '0', min: 0, max: 1_000_000, description: 'Messages per second one client (IP address) may publish, in bursts of one second\'s worth; more is 429 rate_limited. 0 turns it off.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'TIDINGS_CORS_ORIGINS', kind: 'list', default: '*', description: 'Browser origins allowed (comma-separated, or *): CORS on HTTP, the Origin check on WebSocket.' },
   { key: 'logLevel', flag: '--log-level', env: 'TIDINGS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
@@ -90,6 +94,16 @@ function parseSetting(s: Setting, raw: string, source: string): unknown {
         return bounded(parseDuration(raw));
       case 'size':
         return bounded(parseSize(raw));
+      case 'url': {
+        let url: URL | undefined;
+        try {
+          url = new URL(raw);
+        } catch {
+          fail(`"${raw}" is not a URL`);
+        }
+        if (url!.protocol !== 'http:' && url!.protocol !== 'https:') fail(`"${raw}" must be an http or https URL`);
+        return raw;
+      }
       case 'list': {
         const items = raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
         if (items.length === 0) fail('must name at least one item');
@@ -114,6 +128,9 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>>, env: No
     if (fromFlag !== undefined) config[s.key] = parseSetting(s, fromFlag, s.flag);
     else if (fromEnv !== undefined && fromEnv !== '') config[s.key] = parseSetting(s, fromEnv, s.env);
     else config[s.key] = s.default === undefined ? undefined : parseSetting(s, s.default, `default of ${s.flag}`);
+  }
+  if (config.jwtSecret !== undefined && config.jwksUrl !== undefined) {
+    throw new ConfigError('--jwt-secret and --jwks-url: give one of them, not both');
   }
   return config as unknown as Config;
 }

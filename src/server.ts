@@ -2,13 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { Access } from './auth/access.js';
 import { ApiKeyGuard } from './auth/api-key.js';
+import { JwtVerifier } from './auth/jwt.js';
 import { PublishRateLimit } from './auth/rate-limit.js';
 import type { Config } from './config.js';
 import { CoarseTimer } from './core/coarse-timer.js';
 import { TidingsError } from './core/errors.js';
 import type { Engine } from './engines/engine.js';
 import { MemoryEngine } from './engines/memory.js';
+import { ConnectionTracker } from './http/connections.js';
 import { OriginPolicy } from './http/cors.js';
 import { sendJson, sendProblem } from './http/respond.js';
 import { Hub } from './hub/hub.js';
@@ -40,6 +43,7 @@ export class TidingsServer {
   private readonly poll: Poll;
   private readonly sse: Sse;
   private readonly ws: Ws;
+  private readonly connections: ConnectionTracker;
   private draining = false;
 
   constructor(readonly config: Config, options: TidingsOptions = {}) {
@@ -54,7 +58,12 @@ export class TidingsServer {
       metrics: new Metrics(),
       logger,
       timer: new CoarseTimer(100),
-      apiKey: new ApiKeyGuard(config.apiKey),
+      access: new Access(
+        new ApiKeyGuard(config.apiKey),
+        config.jwtSecret !== undefined || config.jwksUrl !== undefined
+          ? new JwtVerifier({ secret: config.jwtSecret, jwksUrl: config.jwksUrl })
+          : undefined,
+      ),
       rateLimit: new PublishRateLimit(config.publishRateLimit),
       origins: new OriginPolicy(config.corsOrigins),
       isDraining: () => this.draining,
@@ -63,7 +72,11 @@ export class TidingsServer {
     this.poll = new Poll(this.ctx);
     this.sse = new Sse(this.ctx);
     this.ws = new Ws(this.ctx);
-    this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.route(req, res));
+    this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.connections.track(res);
+      void this.route(req, res);
+    });
+    this.connections = new ConnectionTracker(this.http);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -82,8 +95,8 @@ export class TidingsServer {
     });
     const address = this.http.address() as AddressInfo;
     this.ctx.logger.info({ host: address.address, port: address.port, engine: this.ctx.engine.name }, 'tidings listening');
-    if (!this.ctx.apiKey.enabled) {
-      this.ctx.logger.warn('NO API KEY CONFIGURED: anyone who can reach this server can publish. Set --api-key for anything but development.');
+    if (this.ctx.access.open) {
+      this.ctx.logger.warn('NO AUTH CONFIGURED: anyone who can reach this server can publish and subscribe. Set --api-key (and --jwt-secret or --jwks-url) for anything but development.');
     }
     return address;
   }
@@ -127,7 +140,7 @@ export class TidingsServer {
           return await this.api.history(req, res, channel, url.searchParams);
         }
         allow(['GET']);
-        return await this.api.info(req, res, channel);
+        return await this.api.info(req, res, channel, url.searchParams);
       }
       if (path === '/healthz') {
         allow(['GET']);
@@ -157,7 +170,7 @@ export class TidingsServer {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.ws.handleUpgrade(req, socket, head, url.searchParams);
+    void this.ws.handleUpgrade(req, socket, head, url.searchParams);
   }
 
   /**
@@ -170,14 +183,16 @@ export class TidingsServer {
     this.draining = true;
     const { logger, config } = this.ctx;
     logger.info({ sse: this.sse.size, ws: this.ws.size, longPolls: this.poll.parked }, 'shutting down');
-    this.poll.drain();
-    this.sse.closeAll('shutdown');
-    this.ws.closeAll('shutdown');
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    // Answers just written (long polls, SSE ends) leave keep-alive sockets that turn idle
-    // only once flushed; sweep idle ones until the listener has closed or time is up.
-    const sweep = setInterval(() => this.http.closeIdleConnections(), 50);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+    this.poll.drain();
+    this.ws.closeAll('shutdown');
+    // http.close() cuts idle keep-alive sockets at once, so the SSE goodbyes go out first.
+    await Promise.race([this.sse.closeAll('shutdown'), timeout]);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    // Answers just written (long polls) leave keep-alive sockets that turn idle only once
+    // flushed; sweep idle ones until the listener has closed or time is up.
+    this.connections.closeIdle();
+    const sweep = setInterval(() => this.connections.closeIdle(), 50);
     await Promise.race([closed, timeout]);
     clearInterval(sweep);
     this.http.closeAllConnections();

@@ -1,6 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { TidingsError } from '../core/errors.js';
 
 /** The bearer credential of a request: the Authorization header, else `token=` (browser APIs can't set headers). */
 export function bearerToken(req: IncomingMessage, query: URLSearchParams): string | undefined {
@@ -31,15 +30,5 @@ export class ApiKeyGuard {
     if (this.digest === undefined) return true;
     if (token === undefined) return false;
     return timingSafeEqual(this.digest, createHash('sha256').update(token).digest());
-  }
-
-  /** Throws 401 unless publishing is open or the request carries the key. */
-  assertCanPublish(token: string | undefined): void {
-    if (this.matches(token)) return;
-    throw new TidingsError(
-      'unauthorized',
-      token === undefined ? 'Publishing needs Authorization: Bearer <api key>.' : 'The API key is not valid.',
-      { 'www-authenticate': 'Bearer realm="tidings"' },
-    );
   }
 }

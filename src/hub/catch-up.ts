@@ -1,6 +1,6 @@
 import type { Position } from '../core/cursor.js';
 import type { GapNotice, Message } from '../core/message.js';
-import type { ReadResult } from '../engines/engine.js';
+import type { Engine, ReadResult } from '../engines/engine.js';
 
 export interface CatchUpStep {
   /** Set when the history no longer covers the position (trimmed, or a new epoch). */
@@ -34,4 +34,17 @@ export function catchUpStep(position: Position, page: ReadResult): CatchUpStep {
   const last = messages.at(-1);
   if (last !== undefined) offset = last.offset;
   return { gap, messages, position: { epoch: page.epoch, offset } };
+}
+
+/**
+ * Reads the page a reader at `position` needs next. A position from another epoch says
+ * nothing about this history, so when its offset lies inside the retained range the page
+ * is read again from the oldest retained message; otherwise the messages between `first`
+ * and the stale offset would be skipped although the gap notice says delivery resumes at
+ * `first`.
+ */
+export async function readPage(engine: Engine, channel: string, position: Position, limit: number): Promise<ReadResult> {
+  const page = await engine.read(channel, position.offset, limit);
+  if (page.epoch === position.epoch || position.offset < page.first) return page;
+  return engine.read(channel, page.first - 1, limit);
 }

@@ -1,7 +1,7 @@
 import type { Position } from '../core/cursor.js';
 import type { GapNotice, Message } from '../core/message.js';
 import type { ChannelState, Engine } from '../engines/engine.js';
-import { catchUpStep } from './catch-up.js';
+import { catchUpStep, readPage } from './catch-up.js';
 import type { Hub, LiveListener } from './hub.js';
 
 /** Where a subscription begins: PROTOCOL.md § Subscribing. */
@@ -99,7 +99,7 @@ export class ChannelSubscription implements LiveListener {
         this.dirty = false;
         let more = true;
         while (more && this.state === 'catching-up') {
-          const page = await this.engine.read(this.channel, this.position.offset, PAGE);
+          const page = await readPage(this.engine, this.channel, this.position, PAGE);
           if (this.state !== 'catching-up') return;
           const step = catchUpStep(this.position, page);
           // The position moves message by message: a sink reads it as "the cursor after this one".

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ApiKeyGuard } from '../auth/api-key.js';
+import type { Access } from '../auth/access.js';
 import type { PublishRateLimit } from '../auth/rate-limit.js';
 import type { Config } from '../config.js';
 import type { CoarseTimer } from '../core/coarse-timer.js';
@@ -16,7 +16,7 @@ export interface ServerContext {
   metrics: Metrics;
   logger: Logger;
   timer: CoarseTimer;
-  apiKey: ApiKeyGuard;
+  access: Access;
   rateLimit: PublishRateLimit;
   origins: OriginPolicy;
   /** True once shutdown began: new subscriptions are refused with 503. */

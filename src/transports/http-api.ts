@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Grants } from '../auth/access.js';
 import { bearerToken } from '../auth/api-key.js';
 import { assertChannelName } from '../core/channel-name.js';
 import { TidingsError } from '../core/errors.js';
@@ -42,15 +43,15 @@ function publishedBody(r: PublishResult): string {
 export class HttpApi {
   constructor(private readonly ctx: ServerContext) {}
 
-  private authorizePublish(req: IncomingMessage, query: URLSearchParams): void {
-    this.ctx.apiKey.assertCanPublish(bearerToken(req, query));
-    this.ctx.rateLimit.take(req.socket.remoteAddress ?? '');
+  private grants(req: IncomingMessage, query: URLSearchParams): Promise<Grants> {
+    return this.ctx.access.identify(bearerToken(req, query));
   }
 
   /** `POST /v1/channels/{ch}/messages`: the body is the data (JSON, or text as a string). */
   async publish(req: IncomingMessage, res: ServerResponse, channelName: string, query: URLSearchParams): Promise<void> {
     const channel = assertChannelName(channelName);
-    this.authorizePublish(req, query);
+    (await this.grants(req, query)).assertPublish(channel);
+    this.ctx.rateLimit.take(req.socket.remoteAddress ?? '');
     const event = assertEventName(query.get('event') ?? undefined);
     const keyHeader = req.headers['idempotency-key'];
     const idempotencyKey = Array.isArray(keyHeader) ? keyHeader[0] : keyHeader;
@@ -80,7 +81,7 @@ export class HttpApi {
 
   /** `POST /v1/publish`: several messages, all or nothing. */
   async publishBatch(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    this.ctx.apiKey.assertCanPublish(bearerToken(req, query));
+    const grants = await this.grants(req, query);
     const limit = this.ctx.config.maxMessageBytes * 16;
     const body = parseJson(await readBody(req, limit), 'The body');
     const items = (body as { messages?: unknown } | null)?.messages;
@@ -99,7 +100,9 @@ export class HttpApi {
       if (size > this.ctx.config.maxMessageBytes) {
         throw new TidingsError('payload_too_large', `messages[${i}].data is ${size} bytes; the limit is ${this.ctx.config.maxMessageBytes}.`);
       }
-      return { channel: assertChannelName(channel), data, event: assertEventName(event) };
+      const name = assertChannelName(channel);
+      grants.assertPublish(name);
+      return { channel: name, data, event: assertEventName(event) };
     });
     this.ctx.rateLimit.take(req.socket.remoteAddress ?? '', batch.length);
     const results = await this.ctx.engine.publish(batch);
@@ -108,8 +111,9 @@ export class HttpApi {
   }
 
   /** `GET /v1/channels/{ch}/messages?after=&limit=`. */
-  async history(_req: IncomingMessage, res: ServerResponse, channelName: string, query: URLSearchParams): Promise<void> {
+  async history(req: IncomingMessage, res: ServerResponse, channelName: string, query: URLSearchParams): Promise<void> {
     const channel = assertChannelName(channelName);
+    (await this.grants(req, query)).assertSubscribe(channel);
     const after = parseOffsetParam('after', query.get('after'), 0);
     const limit = parseOffsetParam('limit', query.get('limit'), DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT);
     const page = await this.ctx.engine.read(channel, after, limit);
@@ -122,8 +126,9 @@ export class HttpApi {
   }
 
   /** `GET /v1/channels/{ch}`. */
-  async info(_req: IncomingMessage, res: ServerResponse, channelName: string): Promise<void> {
+  async info(req: IncomingMessage, res: ServerResponse, channelName: string, query: URLSearchParams): Promise<void> {
     const channel = assertChannelName(channelName);
+    (await this.grants(req, query)).assertSubscribe(channel);
     const state = await this.ctx.engine.info(channel);
     sendJson(res, 200, { channel, epoch: state.epoch, last: state.last, first: state.first, subscribers: this.ctx.hub.subscribers(channel) });
   }

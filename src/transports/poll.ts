@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerToken } from '../auth/api-key.js';
 import { encodeCursor, type Position } from '../core/cursor.js';
 import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
 import { sendJson } from '../http/respond.js';
 import { parseSubscribeQuery, type ChannelStart } from '../http/subscribe-params.js';
-import { catchUpStep } from '../hub/catch-up.js';
+import { catchUpStep, readPage } from '../hub/catch-up.js';
 import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
 
@@ -52,6 +53,8 @@ export class Poll {
     const { config, metrics } = this.ctx;
     const waitMs = parseWait(query.get('wait'), config.longPollMaxWaitMs);
     const starts = parseSubscribeQuery(query, config.maxSubscriptions);
+    const grants = await this.ctx.access.identify(bearerToken(req, query));
+    for (const s of starts) grants.assertSubscribe(s.channel);
     if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; poll another node or retry.', { 'retry-after': '1' });
     const transport = waitMs === 0 ? 'short_poll' : 'long_poll';
     metrics.connections[transport]++;
@@ -80,7 +83,7 @@ export class Poll {
       position = { epoch: info.epoch, offset };
       if (offset === info.last) return { channel, position, messages: [], gap: undefined };
     }
-    const step = catchUpStep(position, await engine.read(channel, position.offset, PAGE));
+    const step = catchUpStep(position, await readPage(engine, channel, position, PAGE));
     return { channel, position: step.position, messages: step.messages, gap: step.gap };
   }
 
@@ -88,7 +91,8 @@ export class Poll {
     let count = 0;
     for (const p of pending) count += p.messages.length;
     this.ctx.metrics.deliveries[transport] += count;
-    sendJson(res, 200, answerBody(pending));
+    // While draining, the client's next poll must go elsewhere: don't keep this socket.
+    sendJson(res, 200, answerBody(pending), this.ctx.isDraining() ? { connection: 'close' } : {});
   }
 
   /**

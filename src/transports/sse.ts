@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerToken } from '../auth/api-key.js';
 import { CLOSE_REASONS, type CloseReason } from '../core/close-reasons.js';
 import { encodeCursor, encodeSingle } from '../core/cursor.js';
 import { TidingsError } from '../core/errors.js';
@@ -98,7 +99,10 @@ class SseStream implements SubscriptionSink {
     } else {
       this.write(`event: close\ndata: ${JSON.stringify({ reason, message: CLOSE_REASONS[reason].text })}\n\n`);
       this.closed = true;
-      this.res.end();
+      this.owner.corker.release(this.res);
+      // A stream's connection is not reused: end the socket too, so shutdown isn't left
+      // waiting on a keep-alive connection the client may never close.
+      this.res.end(() => this.res.socket?.end());
     }
     this.cleanup();
   }
@@ -126,6 +130,8 @@ export class Sse {
     const lastEventId = req.headers['last-event-id'];
     const resumeFrom = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined;
     const starts = parseSubscribeQuery(query, config.maxSubscriptions, resumeFrom);
+    const grants = await this.ctx.access.identify(bearerToken(req, query));
+    for (const s of starts) grants.assertSubscribe(s.channel);
     if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.', { 'retry-after': '1' });
 
     const stream = new SseStream(this, res);
@@ -172,9 +178,16 @@ export class Sse {
     this.heartbeat.unref();
   }
 
-  /** Shutdown: tell every stream why it ends, then end it. */
-  closeAll(reason: CloseReason): void {
-    for (const s of [...this.streams]) s.close(reason);
+  /** Shutdown: tell every stream why it ends, end it, and resolve once every end is sent. */
+  closeAll(reason: CloseReason): Promise<void> {
+    const ends = [...this.streams].map(
+      (s) => new Promise<void>((resolve) => {
+        s.res.once('finish', resolve);
+        s.res.once('close', resolve);
+        s.close(reason);
+      }),
+    );
+    return Promise.all(ends).then(() => undefined);
   }
 
   get size(): number {

@@ -20,6 +20,11 @@ export class TickCorker {
     }
   }
 
+  /** Sends what `stream` holds now, before it is ended or destroyed. */
+  release(stream: Writable): void {
+    if (this.corked.delete(stream)) stream.uncork();
+  }
+
   private readonly flush = (): void => {
     const streams = this.corked;
     this.corked = new Set();

@@ -2,13 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Grants } from '../auth/access.js';
 import { bearerToken } from '../auth/api-key.js';
 import { assertChannelName } from '../core/channel-name.js';
 import { CLOSE_REASONS, type CloseReason } from '../core/close-reasons.js';
 import { decodeCursor, encodeSingle } from '../core/cursor.js';
 import { TidingsError, asTidingsError, toProblem } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
-import { parseChannels, parseLast, parseSubscribeQuery } from '../http/subscribe-params.js';
+import { parseLast, parseSubscribeQuery, type ChannelStart } from '../http/subscribe-params.js';
 import { ChannelSubscription, type StartAt, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
 import { assertEventName } from './http-api.js';
@@ -50,7 +51,8 @@ class WsClient implements SubscriptionSink {
     readonly socket: WebSocket,
     /** The TCP socket under `socket`: pre-framed messages are written to it directly. */
     private readonly raw: Duplex,
-    private readonly canPublish: boolean,
+    /** What this connection's credential (at upgrade) allows. */
+    private readonly grants: Grants,
     private readonly address: string,
   ) {}
 
@@ -188,6 +190,7 @@ class WsClient implements SubscriptionSink {
 
   async subscribe(channel: string, start: StartAt, id: { id?: string | number }): Promise<void> {
     if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.');
+    this.grants.assertSubscribe(channel);
     if (this.subscriptions.has(channel)) throw new TidingsError('already_subscribed', `Already subscribed to ${channel}; unsubscribe first to move.`);
     if (this.subscriptions.size >= this.ctx.config.maxSubscriptions) {
       throw new TidingsError('too_many_subscriptions', `At most ${this.ctx.config.maxSubscriptions} subscriptions per connection.`);
@@ -208,8 +211,8 @@ class WsClient implements SubscriptionSink {
   }
 
   private async publish(frame: Frame): Promise<void> {
-    if (!this.canPublish) throw new TidingsError('unauthorized', 'Publishing needs the API key: connect with Authorization: Bearer <key> or token=<key>.');
     const channel = assertChannelName(frame.channel);
+    this.grants.assertPublish(channel);
     if (!('data' in frame)) throw new TidingsError('invalid_frame', 'A publish frame needs "data".');
     const event = assertEventName(frame.event);
     const size = Buffer.byteLength(JSON.stringify(frame.data) ?? '');
@@ -257,32 +260,34 @@ export class Ws {
   }
 
   /** Called for `upgrade` requests on /v1/ws: refuses with an HTTP problem, or upgrades. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): void {
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
     const refuse = (err: TidingsError) => {
       const body = JSON.stringify(toProblem(err));
       socket.end(
         `HTTP/1.1 ${err.status} ${toProblem(err).title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     };
-    let initial: ReturnType<typeof parseSubscribeQuery> = [];
+    let initial: ChannelStart[] = [];
+    let grants: Grants;
     try {
       if (!this.ctx.origins.allows(req.headers.origin)) throw new TidingsError('forbidden', `Origin ${req.headers.origin} is not allowed.`);
       if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.');
-      if (query.getAll('channel').length > 0) {
-        parseChannels(query.getAll('channel'), this.ctx.config.maxSubscriptions);
-        initial = parseSubscribeQuery(query, this.ctx.config.maxSubscriptions);
-      }
+      if (query.getAll('channel').length > 0) initial = parseSubscribeQuery(query, this.ctx.config.maxSubscriptions);
+      // The credential is checked once, here: a browser's WebSocket can't send headers
+      // later, so `token=` in the URL is as good as the Authorization header.
+      grants = await this.ctx.access.identify(bearerToken(req, query));
+      this.ctx.access.assertMayConnect(grants);
+      for (const s of initial) grants.assertSubscribe(s.channel);
     } catch (err) {
       refuse(asTidingsError(err));
       return;
     }
-    const canPublish = this.ctx.apiKey.matches(bearerToken(req, query));
     const address = req.socket.remoteAddress ?? '';
-    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, initial, canPublish, address));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, initial, grants, address));
   }
 
-  private accept(socket: WebSocket, raw: Duplex, initial: ReturnType<typeof parseSubscribeQuery>, canPublish: boolean, address: string): void {
-    const client = new WsClient(this, socket, raw, canPublish, address);
+  private accept(socket: WebSocket, raw: Duplex, initial: ChannelStart[], grants: Grants, address: string): void {
+    const client = new WsClient(this, socket, raw, grants, address);
     this.clients.add(client);
     this.ctx.metrics.connections.ws++;
     this.startHeartbeat();
