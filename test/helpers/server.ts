@@ -136,3 +136,30 @@ export function range(from: number, to: number): number[] {
   for (let i = from; i <= to; i++) out.push(i);
   return out;
 }
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+}
+
+/** Asserts an RFC 9457 answer as PROTOCOL.md § Errors describes it, with `status` and `code`. */
+export function assertProblem(answer: JsonAnswer<unknown>, status: number, code: string, what = ''): ProblemBody {
+  const label = `${what} → ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`;
+  if (answer.status !== status) throw new Error(`expected ${status} ${code}: ${label}`);
+  const type = answer.headers.get('content-type') ?? '';
+  if (!type.startsWith('application/problem+json')) throw new Error(`expected application/problem+json, got ${type}: ${label}`);
+  const body = answer.body as ProblemBody;
+  const ok =
+    body.type === 'about:blank' &&
+    typeof body.title === 'string' &&
+    body.title.length > 0 &&
+    body.status === status &&
+    body.code === code &&
+    typeof body.detail === 'string' &&
+    body.detail.length > 0;
+  if (!ok) throw new Error(`malformed problem (want ${code}): ${label}`);
+  return body;
+}
