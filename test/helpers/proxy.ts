@@ -6,27 +6,22 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  */
 export class CuttableProxy {
   private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
   private refusing = false;
   connections = 0;
+  url = '';
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(targetUrl: string): Promise<CuttableProxy> {
-    const target = new URL(targetUrl);
-    let proxy: CuttableProxy | undefined;
-    const server = createServer((client) => {
-      if (proxy!.refusing) {
+  private constructor(target: URL) {
+    this.server = createServer((client) => {
+      if (this.refusing) {
         client.destroy();
         return;
       }
-      proxy!.connections++;
+      this.connections++;
       const upstream = connect(Number(target.port), target.hostname);
       for (const s of [client, upstream]) {
-        proxy!.sockets.add(s);
-        s.on('close', () => proxy!.sockets.delete(s));
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
         s.on('error', () => {});
       }
       client.pipe(upstream);
@@ -34,9 +29,12 @@ export class CuttableProxy {
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address() as { port: number };
-    proxy = new CuttableProxy(server, `http://127.0.0.1:${address.port}`);
+  }
+
+  static async start(targetUrl: string): Promise<CuttableProxy> {
+    const proxy = new CuttableProxy(new URL(targetUrl));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.url = `http://127.0.0.1:${(proxy.server.address() as { port: number }).port}`;
     return proxy;
   }
 
