@@ -1,0 +1,113 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runOne, type RunResult } from './harness.js';
+import { ms, small } from './lib/format.js';
+import { pinSelf } from './lib/proc.js';
+import { rowName } from './lib/systems.js';
+import { readmeSection, writeReadme, writeReport, type RunInfo } from './report.js';
+import { SCENARIOS, type RunSpec } from './scenarios.js';
+import { scenarioTables } from './tables.js';
+
+/** The repository: dist/bench/bench.js is two folders below it. */
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface BenchOptions {
+  /** Scenario names; empty or ['all'] runs every one. */
+  scenarios: string[];
+  quick: boolean;
+  /** Drive this running Tidings server; no peers, no server of our own. */
+  targetUrl?: string;
+  targetPid?: number;
+  /** Extra profiled fan-out runs of Tidings (never against a target). */
+  profile: boolean;
+  /** Where report.md, chart.svg and results.json go; undefined writes none. */
+  outDir?: string;
+  /** Rewrite the README's bench section (full runs of every scenario only). */
+  readme: boolean;
+  command: string;
+}
+
+export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+
+function progressWriter(): { line: (text: string) => void; done: (text: string) => void } {
+  const tty = process.stderr.isTTY === true;
+  let lastPlain = 0;
+  return {
+    line(text) {
+      if (tty) {
+        const width = process.stderr.columns ?? 120;
+        process.stderr.write(`\r\x1b[K${text.slice(0, width - 1)}`);
+      } else if (Date.now() - lastPlain > 5000) {
+        lastPlain = Date.now();
+        process.stderr.write(`  … ${text}\n`);
+      }
+    },
+    done(text) {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}${text}\n`);
+      lastPlain = 0;
+    },
+  };
+}
+
+function summary(r: RunResult, seconds: number): string {
+  const head = `${r.spec.scenario} · ${r.name} · ${r.spec.subscribers}`;
+  if (r.error !== undefined) return `✗ ${head}: ${r.error.split('\n')[0]} (${seconds.toFixed(0)} s)`;
+  if (r.idle !== undefined) return `✓ ${head}: ${((r.idle.bytesPerConnection ?? NaN) / 1024).toFixed(1)} KB RSS per connection (${seconds.toFixed(0)} s)`;
+  const s = r.stats!;
+  const clean = s.lost + s.duplicates + s.outOfOrder === 0;
+  return `${clean ? '✓' : '!'} ${head}: ${s.delivered}/${s.expected} delivered, p99 ${ms(s.latencyMs.p99)} ms, ${small(s.cpuUsPerDelivery)} µs CPU/delivery${clean ? '' : `, LOST ${s.lost} DUP ${s.duplicates} OOO ${s.outOfOrder}`} (${seconds.toFixed(0)} s)`;
+}
+
+/** Runs the chosen scenarios, prints the tables, writes the report. Returns every result. */
+export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
+  pinSelf(1);
+  const startedAt = new Date();
+  const all = opts.scenarios.length === 0 || opts.scenarios.includes('all');
+  const unknown = opts.scenarios.filter((s) => s !== 'all' && !SCENARIO_NAMES.includes(s));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}: choose from ${SCENARIO_NAMES.join(', ')}, all`);
+  let specs: RunSpec[] = SCENARIOS.filter((s) => all || opts.scenarios.includes(s.name)).flatMap((s) => s.runs(opts.quick));
+  if (opts.targetUrl !== undefined) specs = specs.filter((s) => s.system === 'tidings');
+  if (opts.profile && opts.targetUrl === undefined && (all || opts.scenarios.includes('fanout'))) {
+    const fanout = SCENARIOS.find((s) => s.name === 'fanout')!.runs(opts.quick);
+    for (const transport of ['ws', 'sse'] as const) {
+      const spec = fanout.find((s) => s.system === 'tidings' && s.transport === transport);
+      if (spec !== undefined) specs.push({ ...spec, scenario: 'fanout-profiled' });
+    }
+  }
+
+  const progress = progressWriter();
+  const results: RunResult[] = [];
+  process.stderr.write(`bench: ${specs.length} runs${opts.targetUrl === undefined ? '' : ` against ${opts.targetUrl}`}${opts.quick ? ' (quick)' : ''}\n`);
+  for (const [i, spec] of specs.entries()) {
+    const t0 = Date.now();
+    const profileDir = spec.scenario === 'fanout-profiled' && opts.outDir !== undefined ? join(opts.outDir, 'profiles') : undefined;
+    const r = await runOne(spec, {
+      targetUrl: opts.targetUrl,
+      targetPid: opts.targetPid,
+      profileDir,
+      onProgress: (line) => progress.line(`[${i + 1}/${specs.length}] ${line}`),
+    });
+    results.push(r);
+    progress.done(`[${i + 1}/${specs.length}] ${summary(r, (Date.now() - t0) / 1000)}`);
+  }
+
+  process.stdout.write(`${scenarioTables(results, false, true)}\n`);
+  const info: RunInfo = {
+    command: opts.command,
+    startedAt: startedAt.toISOString(),
+    durationS: (Date.now() - startedAt.getTime()) / 1000,
+    quick: opts.quick,
+    target: opts.targetUrl,
+  };
+  if (opts.outDir !== undefined) {
+    const { checks, env } = await writeReport(opts.outDir, REPO, results, info, join(REPO, 'bench', 'notes.md'));
+    process.stdout.write(`\nTargets:\n${checks.map((c) => `  ${c.met === undefined ? '·' : c.met ? '✓' : '✗'} ${c.target}: ${c.detail}`).join('\n')}\n`);
+    process.stdout.write(`\nReport: ${join(opts.outDir, 'report.md')}, chart: ${join(opts.outDir, 'chart.svg')}\n`);
+    if (opts.readme && all && !opts.quick && opts.targetUrl === undefined) {
+      if (writeReadme(join(REPO, 'README.md'), readmeSection(results, info, env))) process.stdout.write('README.md: "Transports compared" updated\n');
+    }
+  }
+  return results;
+}
+
+export { rowName };

@@ -1,0 +1,211 @@
+/**
+ * The load generator: a process of its own (pinned to another core than the server by the
+ * runner), driven over the IPC channel. It opens the subscribers, publishes, checks every
+ * delivery and measures the window; the server's CPU and RSS are read from /proc.
+ */
+import { cpuSeconds, rssBytes } from '../lib/proc.js';
+import type { ConnectCmd, GenCommand, GenEvent, IdleCmd, RunCmd, RunStats, Target } from '../lib/types.js';
+import { within, type Fleet, type FleetContext } from './fleet.js';
+import { collectGarbage } from './gc.js';
+import { PollFleet } from './poll-fleet.js';
+import { Publisher } from './publisher.js';
+import { SocketIoFleet } from './socketio-fleet.js';
+import { SseFleet } from './sse-fleet.js';
+import { nowMs, Tracker } from './tracker.js';
+import { WsFleet } from './ws-fleet.js';
+
+/** Subscribers opening at once: enough to connect 10,000 in seconds, few enough for the backlog. */
+const CONNECT_CONCURRENCY = 200;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function send(ev: GenEvent): void {
+  process.send?.(ev);
+}
+
+function makeFleet(ctx: FleetContext): Fleet {
+  switch (ctx.target.transport) {
+    case 'ws':
+      return new WsFleet(ctx);
+    case 'sse':
+      return new SseFleet(ctx);
+    case 'socketio':
+      return new SocketIoFleet(ctx);
+    case 'short-poll':
+    case 'long-poll':
+      return new PollFleet(ctx);
+  }
+}
+
+let fleet: Fleet | undefined;
+let tracker: Tracker | undefined;
+let target: Target | undefined;
+let connected = 0;
+let published = 0;
+let phase: 'connect' | 'publish' | 'drain' | 'idle' = 'connect';
+
+const progress = setInterval(() => {
+  if (tracker === undefined) return;
+  send({ ev: 'progress', phase, connected, published, delivered: tracker.delivered, expected: published * tracker.subscribers });
+}, 500);
+progress.unref();
+
+/** Opens subscribers `from`…`to - 1`, CONNECT_CONCURRENCY at a time; returns how many failed. */
+async function connectRange(from: number, to: number): Promise<number> {
+  let next = from;
+  let failed = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < to) {
+      const i = next++;
+      try {
+        await within(fleet!.add(i), 30_000, `subscriber ${i}`);
+        connected++;
+      } catch (err) {
+        failed++;
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, to - from) }, worker));
+  if (firstError !== undefined) process.stderr.write(`loadgen: ${failed} subscribers failed to connect, first: ${(firstError as Error).message}\n`);
+  return failed;
+}
+
+async function connect(cmd: ConnectCmd): Promise<void> {
+  target = cmd.target;
+  tracker = new Tracker(cmd.subscribers);
+  fleet = makeFleet({ target, tracker, pollIntervalMs: cmd.pollIntervalMs, longPollWaitS: cmd.longPollWaitS, capacity: cmd.subscribers });
+  const t0 = Date.now();
+  const failed = await connectRange(0, cmd.subscribers);
+  send({ ev: 'connected', connected, failed, ms: Date.now() - t0, rssBytes: rssBytes(target.pid) });
+}
+
+/** Connections only: the server's RSS before and after opening them, once it has settled. */
+async function idle(cmd: IdleCmd): Promise<void> {
+  target = cmd.target;
+  phase = 'idle';
+  const total = cmd.warm + cmd.connections;
+  tracker = new Tracker(total);
+  fleet = makeFleet({ target, tracker, pollIntervalMs: 1000, longPollWaitS: 30, capacity: total });
+  await connectRange(0, cmd.warm);
+  await sleep(cmd.settleMs);
+  await collectGarbage(target.inspector);
+  const before = rssBytes(target.pid);
+  const failed = await connectRange(cmd.warm, total);
+  await sleep(cmd.settleMs);
+  await collectGarbage(target.inspector);
+  await sleep(500);
+  const after = rssBytes(target.pid);
+  const opened = cmd.connections - failed;
+  send({
+    ev: 'idle-done',
+    connections: opened,
+    rssBeforeBytes: before,
+    rssAfterBytes: after,
+    bytesPerConnection: before === undefined || after === undefined || opened === 0 ? undefined : (after - before) / opened,
+  });
+}
+
+async function run(cmd: RunCmd): Promise<void> {
+  const t = target!;
+  const tr = tracker!;
+  const fl = fleet!;
+  const publisher = new Publisher(t);
+  await publisher.warm();
+
+  const bytes0 = fl.wireBytes();
+  const requests0 = fl.requests;
+  const empty0 = fl.emptyAnswers;
+  const cpu0 = cpuSeconds(t.pid);
+  tr.measuring = true;
+  phase = 'publish';
+  const start = nowMs();
+  let lastDelivered = 0;
+  let lastChange = start;
+  const flat = cmd.rate === undefined;
+  for (let seq = 1; ; seq++) {
+    if (flat) {
+      if (nowMs() - start >= cmd.durationMs!) break;
+      while (seq - tr.lowWater > cmd.window) await tr.advanced(50);
+      await publisher.publish(seq, 64);
+    } else {
+      if (seq > cmd.messages!) break;
+      const wait = start + ((seq - 1) * 1000) / cmd.rate! - nowMs();
+      if (wait > 1) await sleep(wait);
+      await publisher.publish(seq, 10_000);
+    }
+    published = seq;
+  }
+  await publisher.settled();
+  if (publisher.failures > 0) throw new Error(`${publisher.failures} publishes failed, first: ${publisher.firstError}`);
+  phase = 'drain';
+  const drainStart = nowMs();
+  let lastDeliveryAt = nowMs();
+  // Done when every subscriber has every message, or when deliveries stall (a lost message).
+  while (tr.lowWater < published) {
+    await tr.advanced(20);
+    const now = nowMs();
+    if (tr.delivered !== lastDelivered) {
+      lastDelivered = tr.delivered;
+      lastChange = now;
+      lastDeliveryAt = now;
+    }
+    if (now - lastChange > 3000 || now - drainStart > cmd.drainTimeoutMs) break;
+  }
+  if (tr.lowWater >= published) lastDeliveryAt = nowMs();
+  const cpu1 = cpuSeconds(t.pid);
+  const bytes = fl.wireBytes() - bytes0;
+  const requests = fl.requests - requests0;
+  const windowMs = lastDeliveryAt - start;
+  tr.measuring = false;
+  publisher.close();
+  const expected = published * tr.subscribers;
+  const delivered = tr.delivered;
+  const cpu = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+  const stats: RunStats = {
+    ev: 'done',
+    subscribers: tr.subscribers,
+    published,
+    expected,
+    delivered,
+    lost: expected - delivered,
+    duplicates: tr.duplicates,
+    outOfOrder: tr.outOfOrder,
+    dropped: fl.dropped,
+    gaps: tr.gaps,
+    latencyMs: { p50: tr.latency.quantile(0.5), p90: tr.latency.quantile(0.9), p99: tr.latency.quantile(0.99), max: tr.latency.max },
+    windowMs,
+    deliveriesPerSec: windowMs > 0 ? (delivered * 1000) / windowMs : 0,
+    wireBytes: bytes,
+    bytesPerDelivery: delivered > 0 ? bytes / delivered : 0,
+    httpRequests: requests,
+    requestsPerDelivery: delivered > 0 ? requests / delivered : 0,
+    emptyAnswers: fl.emptyAnswers - empty0,
+    serverCpuSec: cpu,
+    cpuUsPerDelivery: cpu === undefined || delivered === 0 ? undefined : (cpu * 1e6) / delivered,
+    serverRssBytes: rssBytes(t.pid),
+  };
+  send(stats);
+}
+
+process.on('message', (raw) => {
+  const cmd = raw as GenCommand;
+  const fail = (err: unknown) => send({ ev: 'error', message: (err as Error).stack ?? String(err) });
+  switch (cmd.cmd) {
+    case 'connect':
+      connect(cmd).catch(fail);
+      break;
+    case 'run':
+      run(cmd).catch(fail);
+      break;
+    case 'idle':
+      idle(cmd).catch(fail);
+      break;
+    case 'exit':
+      fleet?.close();
+      setTimeout(() => process.exit(0), 100).unref();
+      break;
+  }
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,73 @@
+import type { Socket } from 'node:net';
+import WebSocket from 'ws';
+import { payload, type Fleet, type FleetContext } from './fleet.js';
+import { nowMs } from './tracker.js';
+
+/** The TCP socket under a `ws` client (a private field, read only to count bytes). */
+function rawSocket(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket ?? undefined;
+}
+
+/**
+ * WebSocket subscribers, for Tidings (`/v1/ws?channel=…`, ready on the `subscribed` frame)
+ * and for the bare `ws` peer (`/`, ready on open: the peer adds a socket before its 101).
+ */
+export class WsFleet implements Fleet {
+  private readonly sockets: WebSocket[] = [];
+  private readonly raw: Socket[] = [];
+  requests = 0;
+  emptyAnswers = 0;
+  dropped = 0;
+  private closing = false;
+
+  constructor(private readonly ctx: FleetContext) {}
+
+  add(index: number): Promise<void> {
+    const { target, tracker } = this.ctx;
+    const tidings = target.system === 'tidings';
+    const url = tidings ? `${target.url.replace(/^http/, 'ws')}/v1/ws?channel=${target.channel}` : target.url.replace(/^http/, 'ws');
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      this.sockets.push(ws);
+      let ready = false;
+      const isReady = () => {
+        ready = true;
+        const s = rawSocket(ws);
+        if (s !== undefined) this.raw.push(s);
+        resolve();
+      };
+      ws.on('open', () => {
+        if (!tidings) isReady();
+      });
+      ws.on('message', (data) => {
+        const now = nowMs();
+        const frame = JSON.parse((data as Buffer).toString()) as { type?: string };
+        if (tidings && frame.type !== 'message') {
+          if (frame.type === 'subscribed') isReady();
+          else if (frame.type === 'gap') tracker.gaps++;
+          return;
+        }
+        const p = payload(frame);
+        if (p !== undefined) tracker.receive(index, p, now);
+      });
+      ws.on('error', (err) => {
+        if (!ready) reject(err);
+      });
+      ws.on('close', () => {
+        if (!ready) reject(new Error('closed before subscribing'));
+        else if (!this.closing) this.dropped++;
+      });
+    });
+  }
+
+  wireBytes(): number {
+    let n = 0;
+    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
+    return n;
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const ws of this.sockets) ws.terminate();
+  }
+}

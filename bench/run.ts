@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every scenario against Tidings and its peers, each server in a child
+ * process pinned to core 0 and the load generator pinned to core 1; prints the tables and
+ * writes bench/results/{report.md,chart.svg,results.json} and the README's bench section.
+ *
+ *   npm run bench -- --quick                      # smoke run, small sizes, < 2 minutes
+ *   npm run bench -- --scenario fanout --scenario idle
+ *   npm run bench -- --target http://127.0.0.1:8080 [--pid PID]   # a running server, no peers
+ */
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { REPO, SCENARIO_NAMES, runBench } from './bench.js';
+
+const program = new Command()
+  .name('npm run bench --')
+  .description('Tidings benchmarks: what each push technique costs, beside bare ws, bare SSE and Socket.IO 4.')
+  .option('--scenario <name>', `${SCENARIO_NAMES.join(', ')} or all (repeatable)`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--quick', 'small sizes, a smoke run (< 2 minutes); writes to a temporary folder unless --out', false)
+  .option('--target <url>', 'run against an already running Tidings server (no peers)')
+  .option('--pid <pid>', 'with --target: the server pid, for CPU and RSS from /proc')
+  .option('--out <dir>', 'where report.md, chart.svg and results.json go (default bench/results)')
+  .option('--no-profile', 'skip the profiled fan-out runs')
+  .option('--no-readme', 'leave README.md alone')
+  .showHelpAfterError();
+
+program.parse(process.argv);
+const o = program.opts<{ scenario: string[]; quick: boolean; target?: string; pid?: string; out?: string; profile: boolean; readme: boolean }>();
+const outDir = o.out ?? (o.quick || o.target !== undefined ? join(tmpdir(), 'tidings-bench') : join(REPO, 'bench', 'results'));
+
+runBench({
+  scenarios: o.scenario,
+  quick: o.quick,
+  targetUrl: o.target,
+  targetPid: o.pid === undefined ? undefined : Number(o.pid),
+  profile: o.profile,
+  outDir,
+  readme: o.readme,
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+}).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

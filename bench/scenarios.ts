@@ -1,0 +1,74 @@
+import type { SystemName, Transport } from './lib/types.js';
+
+/** One run: one server, one transport, one load. */
+export interface RunSpec {
+  scenario: string;
+  system: SystemName;
+  transport: Transport;
+  subscribers: number;
+  kind: 'publish' | 'idle';
+  /** With `rate`: publish this many messages. */
+  messages?: number;
+  rate?: number;
+  /** Without `rate`: publish flat out for this long. */
+  durationMs?: number;
+  pollIntervalMs: number;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** What the scenario asks, for the report. */
+  question: string;
+  runs(quick: boolean): RunSpec[];
+}
+
+const TIDINGS_ALL: Transport[] = ['short-poll', 'long-poll', 'sse', 'ws'];
+/** The peers of a fan-out: what each Tidings figure is put beside. */
+const PEERS: [SystemName, Transport][] = [
+  ['ws-bare', 'ws'],
+  ['sse-bare', 'sse'],
+  ['socketio', 'socketio'],
+];
+const SHORT_POLL_INTERVAL = 500; // 2 polls per second, as the seeds' comparison has it
+
+function everyone(base: Omit<RunSpec, 'system' | 'transport'>, tidings: Transport[] = TIDINGS_ALL): RunSpec[] {
+  return [...tidings.map((transport) => ({ ...base, system: 'tidings' as const, transport })), ...PEERS.map(([system, transport]) => ({ ...base, system, transport }))];
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'compare',
+    title: '1. The seeds’ comparison',
+    question: '200 clients, 1 message/s: what does each technique cost per message (short poll at 2/s, long poll, SSE, WebSocket)?',
+    runs: (quick) => everyone({ scenario: 'compare', kind: 'publish', subscribers: quick ? 50 : 200, messages: quick ? 2 : 10, rate: 1, pollIntervalMs: SHORT_POLL_INTERVAL }),
+  },
+  {
+    name: 'fanout',
+    title: '2. Fan-out',
+    question: '1,000 subscribers, 500 messages at 200/s on each transport.',
+    runs: (quick) =>
+      everyone({ scenario: 'fanout', kind: 'publish', subscribers: quick ? 200 : 1000, messages: quick ? 100 : 500, rate: 200, pollIntervalMs: SHORT_POLL_INTERVAL }),
+  },
+  {
+    name: 'throughput',
+    title: '3. Throughput',
+    question: '100 subscribers, publishing flat out for 5 s (the publisher stays at most 1,000 messages ahead of the slowest subscriber).',
+    runs: (quick) => everyone({ scenario: 'throughput', kind: 'publish', subscribers: quick ? 50 : 100, durationMs: quick ? 2000 : 5000, pollIntervalMs: SHORT_POLL_INTERVAL }),
+  },
+  {
+    name: 'idle',
+    title: '4. Idle connections',
+    question: '5,000 idle connections per push transport: server RSS per connection.',
+    runs: (quick) => everyone({ scenario: 'idle', kind: 'idle', subscribers: quick ? 1000 : 5000, pollIntervalMs: SHORT_POLL_INTERVAL }, ['sse', 'ws']),
+  },
+  {
+    name: 'growth',
+    title: '5. The growth curve',
+    question: 'Subscribers 100 → 1,000 → 10,000 on WebSocket and SSE, 50 messages at 10/s: how cost grows with work.',
+    runs: (quick) =>
+      (quick ? [100, 1000] : [100, 1000, 10_000]).flatMap((subscribers) =>
+        everyone({ scenario: 'growth', kind: 'publish', subscribers, messages: quick ? 10 : 50, rate: 10, pollIntervalMs: SHORT_POLL_INTERVAL }, ['sse', 'ws']),
+      ),
+  },
+];

@@ -1,0 +1,104 @@
+import type { RunResult } from './harness.js';
+import { kb, mb, ms, num, ratio, small, table } from './lib/format.js';
+import type { SystemName } from './lib/types.js';
+import { SCENARIOS } from './scenarios.js';
+
+/** The peer run of the same scenario and size that a row is compared with. */
+export function baseline(results: RunResult[], r: RunResult, system: SystemName): RunResult | undefined {
+  return results.find((b) => b.spec.system === system && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
+}
+
+const cpu = (r: RunResult | undefined) => r?.stats?.cpuUsPerDelivery;
+const perConn = (r: RunResult | undefined) => r?.idle?.bytesPerConnection;
+
+/** One scenario's publish runs: every figure, and CPU per delivery as a ratio to bare ws and Socket.IO. */
+function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
+  const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', '× bare ws', '× Socket.IO', 'RSS MB'];
+  const body = rows.map((r) => {
+    const s = r.stats;
+    if (s === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, ...head.slice(3).map(() => '')];
+    return [
+      r.name,
+      num(r.spec.subscribers),
+      `${num(s.delivered)}/${num(s.expected)}`,
+      num(s.lost),
+      num(s.duplicates),
+      num(s.outOfOrder),
+      ms(s.latencyMs.p50),
+      ms(s.latencyMs.p90),
+      ms(s.latencyMs.p99),
+      ms(s.latencyMs.max),
+      num(s.deliveriesPerSec),
+      small(s.bytesPerDelivery),
+      small(s.requestsPerDelivery),
+      num(s.emptyAnswers),
+      small(s.cpuUsPerDelivery),
+      ratio(cpu(r), cpu(baseline(results, r, 'ws-bare'))),
+      ratio(cpu(r), cpu(baseline(results, r, 'socketio'))),
+      mb(s.serverRssBytes),
+    ];
+  });
+  return table(head, body, markdown);
+}
+
+function idleTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
+  const head = ['run', 'connections', 'RSS before MB', 'RSS after MB', 'KB/connection', '× bare ws', '× Socket.IO'];
+  const body = rows.map((r) => {
+    const i = r.idle;
+    if (i === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, '', '', '', ''];
+    return [
+      r.name,
+      num(i.connections),
+      mb(i.rssBeforeBytes),
+      mb(i.rssAfterBytes),
+      kb(i.bytesPerConnection),
+      ratio(perConn(r), perConn(baseline(results, r, 'ws-bare'))),
+      ratio(perConn(r), perConn(baseline(results, r, 'socketio'))),
+    ];
+  });
+  return table(head, body, markdown);
+}
+
+/** Every Tidings figure as a ratio to bare ws / Socket.IO (and bare SSE for SSE rows). */
+export function ratioTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
+  const figures: [string, (r: RunResult | undefined) => number | undefined][] = [
+    ['CPU/delivery', cpu],
+    ['p50', (r) => r?.stats?.latencyMs.p50],
+    ['p99', (r) => r?.stats?.latencyMs.p99],
+    ['max', (r) => r?.stats?.latencyMs.max],
+    ['deliveries/s', (r) => r?.stats?.deliveriesPerSec],
+    ['B/delivery', (r) => r?.stats?.bytesPerDelivery],
+    ['RSS', (r) => r?.stats?.serverRssBytes],
+  ];
+  const head = ['Tidings run', 'subs', ...figures.map(([f]) => `${f} ×ws / ×sio`)];
+  const body = rows
+    .filter((r) => r.spec.system === 'tidings' && r.stats !== undefined)
+    .map((r) => {
+      const ws = baseline(results, r, 'ws-bare');
+      const sio = baseline(results, r, 'socketio');
+      const sse = r.spec.transport === 'sse' ? baseline(results, r, 'sse-bare') : undefined;
+      return [
+        r.name,
+        num(r.spec.subscribers),
+        ...figures.map(([, get]) => `${ratio(get(r), get(ws))} / ${ratio(get(r), get(sio))}${sse === undefined ? '' : ` (×sse ${ratio(get(r), get(sse))})`}`),
+      ];
+    });
+  return table(head, body, markdown);
+}
+
+/** All scenarios' tables, in scenario order. */
+export function scenarioTables(results: RunResult[], markdown: boolean, withRatios = markdown): string {
+  const out: string[] = [];
+  for (const sc of SCENARIOS) {
+    const rows = results.filter((r) => r.spec.scenario === sc.name);
+    if (rows.length === 0) continue;
+    out.push(markdown ? `### ${sc.title}\n\n${sc.question}\n` : `\n${sc.title}: ${sc.question}`);
+    if (sc.name === 'idle') out.push(idleTable(results, rows, markdown));
+    else {
+      out.push(publishTable(results, rows, markdown));
+      if (withRatios && rows.some((r) => r.spec.system !== 'tidings')) out.push(`\n${markdown ? 'Ratios (Tidings ÷ peer; below 1× is better for every figure but deliveries/s):\n\n' : ''}${ratioTable(results, rows, markdown)}`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
