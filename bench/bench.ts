@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOne, type RunResult } from './harness.js';
@@ -56,6 +57,17 @@ function summary(r: RunResult, seconds: number): string {
   const s = r.stats!;
   const clean = s.lost + s.duplicates + s.outOfOrder === 0;
   return `${clean ? '✓' : '!'} ${head}: ${s.delivered}/${s.expected} delivered, p99 ${ms(s.latencyMs.p99)} ms, ${small(s.cpuUsPerDelivery)} µs CPU/delivery${clean ? '' : `, LOST ${s.lost} DUP ${s.duplicates} OOO ${s.outOfOrder}`} (${seconds.toFixed(0)} s)`;
+}
+
+/**
+ * Writes report.md, chart.svg and (for a full run) the README section again from a
+ * results.json, without measuring: for when the hand-written bench/notes.md changes.
+ */
+export async function rerender(outDir: string, readme: boolean): Promise<void> {
+  const saved = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as { info: RunInfo; results: RunResult[] };
+  const { env } = await writeReport(outDir, REPO, saved.results, saved.info, join(REPO, 'bench', 'notes.md'));
+  process.stdout.write(`${scenarioTables(saved.results, false, true)}\nReport: ${join(outDir, 'report.md')}\n`);
+  if (readme && !saved.info.quick && saved.info.target === undefined) writeReadme(join(REPO, 'README.md'), readmeSection(saved.results, saved.info, env));
 }
 
 /** Runs the chosen scenarios, prints the tables, writes the report. Returns every result. */

@@ -14,6 +14,8 @@ export interface RunInfo {
   durationS: number;
   quick: boolean;
   target: string | undefined;
+  /** Box, Node version and Tidings commit the figures were measured on. */
+  environment?: string;
 }
 
 function git(args: string[], cwd: string): string {
@@ -167,12 +169,20 @@ export function writeReadme(readmePath: string, section: string): boolean {
 }
 
 /** Writes report.md, chart.svg and results.json into `dir`. */
-export async function writeReport(dir: string, repo: string, results: RunResult[], info: RunInfo, notesPath: string | undefined): Promise<{ checks: TargetCheck[]; env: string }> {
+export async function writeReport(
+  dir: string,
+  repo: string,
+  results: RunResult[],
+  info: RunInfo,
+  notesPath: string | undefined,
+): Promise<{ checks: TargetCheck[]; env: string }> {
   mkdirSync(dir, { recursive: true });
-  const env = environment(repo);
+  // A re-render keeps the box and commit the figures were measured on.
+  const env = info.environment ?? environment(repo);
+  info.environment = env;
   const checks = checkTargets(results);
   const notes = notesPath !== undefined && existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ info, environment: env, targets: checks, results }, null, 1)}\n`);
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ info, targets: checks, results }, null, 1)}\n`);
   writeFileSync(join(dir, 'report.md'), markdown(results, info, env, checks, notes));
   try {
     writeFileSync(join(dir, 'chart.svg'), await renderChart(results, `${info.startedAt.slice(0, 10)} · ${env}`));

@@ -11,7 +11,7 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { REPO, SCENARIO_NAMES, runBench } from './bench.js';
+import { REPO, SCENARIO_NAMES, rerender, runBench } from './bench.js';
 
 const program = new Command()
   .name('npm run bench --')
@@ -23,13 +23,14 @@ const program = new Command()
   .option('--out <dir>', 'where report.md, chart.svg and results.json go (default bench/results)')
   .option('--no-profile', 'skip the profiled fan-out runs')
   .option('--no-readme', 'leave README.md alone')
+  .option('--rerender', 'measure nothing: rewrite report.md, chart.svg and the README section from <out>/results.json')
   .showHelpAfterError();
 
 program.parse(process.argv);
-const o = program.opts<{ scenario: string[]; quick: boolean; target?: string; pid?: string; out?: string; profile: boolean; readme: boolean }>();
+const o = program.opts<{ scenario: string[]; quick: boolean; target?: string; pid?: string; out?: string; profile: boolean; readme: boolean; rerender?: boolean }>();
 const outDir = o.out ?? (o.quick || o.target !== undefined ? join(tmpdir(), 'tidings-bench') : join(REPO, 'bench', 'results'));
 
-runBench({
+const work = o.rerender === true ? rerender(outDir, o.readme) : runBench({
   scenarios: o.scenario,
   quick: o.quick,
   targetUrl: o.target,
@@ -38,7 +39,8 @@ runBench({
   outDir,
   readme: o.readme,
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-}).then(
+});
+work.then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
