@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOne, type RunResult } from './harness.js';
 import { ms, small } from './lib/format.js';
+import { summariseProfile } from './lib/profile.js';
 import { pinSelf } from './lib/proc.js';
 import { rowName } from './lib/systems.js';
 import { readmeSection, writeReadme, writeReport, type RunInfo } from './report.js';
@@ -65,6 +66,9 @@ function summary(r: RunResult, seconds: number): string {
  */
 export async function rerender(outDir: string, readme: boolean): Promise<void> {
   const saved = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as { info: RunInfo; results: RunResult[] };
+  for (const r of saved.results) {
+    if (r.profile !== undefined && existsSync(r.profile.file)) r.profile = summariseProfile(r.profile.file);
+  }
   const { env } = await writeReport(outDir, REPO, saved.results, saved.info, join(REPO, 'bench', 'notes.md'));
   process.stdout.write(`${scenarioTables(saved.results, false, true)}\nReport: ${join(outDir, 'report.md')}\n`);
   if (readme && !saved.info.quick && saved.info.target === undefined) writeReadme(join(REPO, 'README.md'), readmeSection(saved.results, saved.info, env));

@@ -20,6 +20,8 @@ export interface ProfileEntry {
 export interface ProfileSummary {
   file: string;
   totalMs: number;
+  /** Percentages below are of the busy time: everything but `(idle)`. */
+  busyMs: number;
   /** Self time grouped by where it is spent: Tidings' own code, ws, node internals, GC, idle. */
   byArea: { area: string; pct: number }[];
   top: ProfileEntry[];
@@ -61,12 +63,18 @@ export function summariseProfile(file: string, topN = 15): ProfileSummary {
     const a = area(url, name);
     perArea.set(a, (perArea.get(a) ?? 0) + us);
   }
-  const pct = (us: number) => (total > 0 ? (100 * us) / total : 0);
+  const busy = total - (perArea.get('idle') ?? 0);
+  const pct = (us: number) => (busy > 0 ? (100 * us) / busy : 0);
   return {
     file,
     totalMs: total / 1000,
-    byArea: [...perArea].map(([a, us]) => ({ area: a, pct: pct(us) })).sort((x, y) => y.pct - x.pct),
+    busyMs: busy / 1000,
+    byArea: [...perArea]
+      .filter(([a]) => a !== 'idle')
+      .map(([a, us]) => ({ area: a, pct: pct(us) }))
+      .sort((x, y) => y.pct - x.pct),
     top: [...perFunction.values()]
+      .filter((e) => e.name !== '(idle)')
       .sort((x, y) => y.us - x.us)
       .slice(0, topN)
       .map((e) => ({ name: e.name, where: e.where, selfPct: pct(e.us) })),
