@@ -1,16 +1,23 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, type Config } from '../config.js';
 import { startServer } from '../server.js';
 
 /** `tidings serve`: one flag per setting, each falling back to its env var, then its default. */
 export function registerServe(program: Command): void {
   const serve = program.command('serve').description('Run the Tidings server (memory engine, embedded).');
+  // commander names an option after its flag (--heartbeat → heartbeat), which is not always
+  // the Config key (heartbeatMs): remember which attribute holds which setting.
+  const attributes = new Map<keyof Config, string>();
   for (const s of SETTINGS) {
     const placeholder = s.kind === 'list' ? '<list>' : s.kind === 'duration' ? '<duration>' : s.kind === 'size' ? '<size>' : '<value>';
     const fallback = s.default === undefined ? '' : ` (default ${s.default})`;
-    serve.option(`${s.flag} ${placeholder}`, `${s.description} Env ${s.env}.${fallback}`);
+    const option = new Option(`${s.flag} ${placeholder}`, `${s.description} Env ${s.env}.${fallback}`);
+    serve.addOption(option);
+    attributes.set(s.key, option.attributeName());
   }
-  serve.action(async (flags: Partial<Record<keyof Config, string>>) => {
+  serve.action(async (opts: Record<string, string | undefined>) => {
+    const flags: Partial<Record<keyof Config, string>> = {};
+    for (const [key, attribute] of attributes) if (opts[attribute] !== undefined) flags[key] = opts[attribute];
     let config: Config;
     try {
       config = loadConfig(flags);
