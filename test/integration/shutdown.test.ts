@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { SETTINGS } from '../../src/config.js';
+import { RawSse } from '../helpers/sse-raw.js';
+import { publish, request, uniqueChannel, waitFor, waitForSubscribers, within } from '../helpers/server.js';
+import { WsSubscriber } from '../helpers/subscribers.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Runs `tidings serve` and resolves with its URL once it logs 'tidings listening'. */
+async function spawnServer(args: string[]): Promise<{ child: ChildProcess; url: string; logs: Record<string, unknown>[]; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        logs.push(entry);
+        if (entry.msg === 'tidings listening') resolve(`http://127.0.0.1:${entry.port as number}`);
+      });
+      void exited.then((code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
+    }),
+    10_000,
+    'the CLI to listen',
+  );
+  return { child, url, logs, exited };
+}
+
+describe('graceful shutdown of the real CLI on SIGTERM', () => {
+  it('answers parked long polls, says goodbye on SSE and WebSocket, turns /healthz 503, exits 0', async () => {
+    const { child, url, logs, exited } = await spawnServer(['--shutdown-timeout', '5s', '--log-level', 'info']);
+    let sse: RawSse | undefined;
+    const ws = new WsSubscriber(url);
+    let probing = true;
+    try {
+      const channel = uniqueChannel('bye');
+      await publish(url, channel, 'before');
+      const start = await request<{ cursor: string }>(url, `/v1/poll?channel=${channel}`);
+      let longPollAnsweredAt = 0;
+      const longPoll = request<{ messages: unknown[]; cursor: string }>(url, `/v1/poll?channel=${channel}&cursor=${start.body.cursor}&wait=30`).then((res) => {
+        longPollAnsweredAt = Date.now();
+        return res;
+      });
+      sse = await RawSse.open(`${url}/v1/events?channel=${channel}`);
+      await ws.subscribe({ channels: [channel] });
+      await waitForSubscribers(url, channel, 3);
+      assert.equal((await request(url, '/healthz')).status, 200);
+
+      // Probe /healthz all through the shutdown; answers to probes sent once the long poll
+      // was released (draining had begun) must not be 200.
+      const probes: { sentAt: number; status: number }[] = [];
+      const prober = (async () => {
+        while (probing) {
+          const sentAt = Date.now();
+          const status = await request(url, '/healthz').then(
+            (r) => r.status,
+            () => 0,
+          );
+          probes.push({ sentAt, status });
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+
+      child.kill('SIGTERM');
+      const answer = await within(longPoll, 5000, 'the parked long poll to answer');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body.messages, []);
+      assert.equal(typeof answer.body.cursor, 'string');
+      assert.equal(answer.body.cursor, start.body.cursor, 'the cursor it holds is where it stood');
+
+      await waitFor(() => sse!.ended, 5000, 'SSE stream to end');
+      const closeEvent = sse.events().find((e) => e.event === 'close');
+      assert.ok(closeEvent !== undefined, `event: close was sent (got ${JSON.stringify(sse.text.slice(-200))})`);
+      assert.equal((JSON.parse(closeEvent.data!) as { reason: string }).reason, 'shutdown');
+
+      await waitFor(() => ws.closeCode !== undefined, 5000, 'WebSocket close');
+      assert.equal(ws.closeCode, 1001);
+
+      const code = await within(exited, 8000, 'process exit');
+      probing = false;
+      await prober;
+      assert.equal(code, 0);
+      const late = probes.filter((p) => p.sentAt > longPollAnsweredAt);
+      assert.ok(
+        late.every((p) => p.status === 503 || p.status === 0),
+        `healthz during drain: ${JSON.stringify(late.map((p) => p.status))}`,
+      );
+      assert.ok(logs.some((l) => l.msg === 'stopped'), 'logged stopped');
+    } finally {
+      probing = false;
+      sse?.close();
+      await ws.close();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+});
+
+describe('tidings serve flags', () => {
+  const BAD: Record<string, string> = { string: '', secret: '', port: '70000', count: 'many', duration: 'soon', size: 'huge', list: ',', url: 'not a url' };
+
+  it('every flag with a bad value stops the CLI with exit code 2 and a message naming that flag', async () => {
+    const runs = SETTINGS.map(async (s) => {
+      const value = BAD[s.kind];
+      assert.ok(value !== undefined, `a bad value for kind ${s.kind}`);
+      const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', s.flag, value], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 15_000, `exit for ${s.flag}`).finally(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      return { flag: s.flag, code, stderr };
+    });
+    for (const { flag, code, stderr } of await Promise.all(runs)) {
+      assert.equal(code, 2, `${flag}: exit code (stderr: ${stderr.trim()})`);
+      assert.ok(stderr.includes(flag), `${flag} is named in: ${stderr.trim()}`);
+    }
+  });
+
+  it('flags take effect (--sse-retry, --heartbeat)', async () => {
+    const { child, url, exited } = await spawnServer(['--sse-retry', '777ms', '--heartbeat', '100ms', '--log-level', 'info']);
+    const sse = await RawSse.open(`${url}/v1/events?channel=flags`);
+    try {
+      await waitFor(() => sse.blocks().some((b) => b.comments.includes('ping')), 3000, 'a ping within 3 s at --heartbeat 100ms');
+      assert.match(sse.text, /^retry: 777\n/);
+    } finally {
+      sse.close();
+      child.kill('SIGTERM');
+      assert.equal(await within(exited, 8000, 'exit'), 0);
+    }
+  });
+});
