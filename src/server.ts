@@ -32,6 +32,20 @@ export interface TidingsOptions {
 const CHANNEL_PATH = /^\/v1\/channels\/(.*?)(\/messages)?$/;
 
 /**
+ * The request target as a URL, or undefined when it is not one. `new URL('//', base)` reads
+ * "//…" as a host and throws, so an origin-form target is appended to the base instead;
+ * anything else (absolute-form junk) may still throw, and must not escape a handler.
+ */
+function requestUrl(target: string | undefined): URL | undefined {
+  const raw = target ?? '/';
+  try {
+    return raw.startsWith('/') ? new URL(`http://x${raw}`) : new URL(raw, 'http://x');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The wiring: config → engine → hub → transports → one node:http server. node:http is
  * used directly because every transport here is a long-lived or streaming response that a
  * framework's request/response abstraction would only get in the way of.
@@ -110,7 +124,8 @@ export class TidingsServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = new URL(req.url ?? '/', 'http://x');
+      const url = requestUrl(req.url);
+      if (url === undefined) throw new TidingsError('not_found', 'The request target is not a valid URL path.');
       if (this.ctx.origins.apply(req, res) === 'preflight-answered') return;
       const path = url.pathname;
       const method = req.method ?? 'GET';
@@ -165,8 +180,8 @@ export class TidingsServer {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/v1/ws' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    const url = requestUrl(req.url);
+    if (url === undefined || url.pathname !== '/v1/ws' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
