@@ -258,3 +258,25 @@ describe('unavailable: 503 while draining', () => {
     }
   });
 });
+
+describe('rate_limited: --publish-rate-limit', () => {
+  it('past the per-client rate, publishing is 429 with Retry-After and publishes nothing', async () => {
+    const server = await startTestServer({ publishRateLimit: 3 });
+    try {
+      const channel = uniqueChannel('rate');
+      const answers = [];
+      for (let i = 0; i < 10; i++) answers.push(await request(server.url, `/v1/channels/${channel}/messages`, post(String(i))));
+      const ok = answers.filter((a) => a.status === 201).length;
+      const limited = answers.filter((a) => a.status === 429);
+      assert.ok(ok >= 3 && ok < 10, `${ok} published`);
+      assert.ok(limited.length > 0);
+      for (const a of limited) {
+        assertProblem(a, 429, 'rate_limited');
+        assert.match(a.headers.get('retry-after') ?? '', /^\d+$/);
+      }
+      assert.equal((await channelInfo(server.url, channel)).last, ok, 'refused messages were not published');
+    } finally {
+      await server.close();
+    }
+  });
+});
