@@ -7,7 +7,7 @@ import type { GapNotice, Message } from '../core/message.js';
 import { parseSubscribeQuery } from '../http/subscribe-params.js';
 import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
-import { TickCorker } from './tick-corker.js';
+import { FlushScheduler, Outbox } from './outbox.js';
 
 /** `event:` + `data:` lines of a message: the same bytes for every SSE subscriber. */
 const SSE_BODY = Symbol('sse-body');
@@ -30,22 +30,29 @@ class SseStream implements SubscriptionSink {
   readonly subscriptions: ChannelSubscription[] = [];
   wroteSinceTick = false;
   private closed = false;
+  private readonly outbox: Outbox;
 
   constructor(
     private readonly owner: Sse,
     readonly res: ServerResponse,
-  ) {}
+  ) {
+    this.outbox = new Outbox(owner.scheduler, (data) => res.write(data));
+  }
 
   private cursor(): string {
     return encodeCursor(this.subscriptions.map((s) => [s.channel, s.position]));
   }
 
+  /** Unsent bytes: in the response's buffers and in the outbox. */
+  private get queued(): number {
+    return this.res.writableLength + this.outbox.pending;
+  }
+
   private write(chunk: string | Buffer): void {
     if (this.closed) return;
-    this.owner.corker.cork(this.res);
-    this.res.write(chunk);
+    this.outbox.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     this.wroteSinceTick = true;
-    if (this.res.writableLength > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
+    if (this.queued > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   message(m: Message): void {
@@ -69,10 +76,12 @@ class SseStream implements SubscriptionSink {
   }
 
   backlogged(): boolean {
-    return !this.closed && this.res.writableLength >= this.owner.ctx.config.maxQueueBytes / 2;
+    return !this.closed && this.queued >= this.owner.ctx.config.maxQueueBytes / 2;
   }
 
   drained(): Promise<void> {
+    this.outbox.flush();
+    if (!this.res.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
@@ -99,7 +108,7 @@ class SseStream implements SubscriptionSink {
     } else {
       this.write(`event: close\ndata: ${JSON.stringify({ reason, message: CLOSE_REASONS[reason].text })}\n\n`);
       this.closed = true;
-      this.owner.corker.release(this.res);
+      this.outbox.flush();
       // A stream's connection is not reused: end the socket too, so shutdown isn't left
       // waiting on a keep-alive connection the client may never close.
       this.res.end(() => this.res.socket?.end());
@@ -109,6 +118,7 @@ class SseStream implements SubscriptionSink {
 
   cleanup(): void {
     this.closed = true;
+    this.outbox.discard();
     for (const s of this.subscriptions) s.close();
     this.owner.forget(this);
   }
@@ -120,7 +130,7 @@ class SseStream implements SubscriptionSink {
  */
 export class Sse {
   private readonly streams = new Set<SseStream>();
-  readonly corker = new TickCorker();
+  readonly scheduler = new FlushScheduler();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {}

@@ -13,7 +13,7 @@ import { parseLast, parseSubscribeQuery, type ChannelStart } from '../http/subsc
 import { ChannelSubscription, type StartAt, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
 import { assertEventName } from './http-api.js';
-import { TickCorker } from './tick-corker.js';
+import { FlushScheduler, Outbox } from './outbox.js';
 
 /** ws's own RFC 6455 framer; public in ws's exports, missing from its type definitions. */
 const frameOf = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
@@ -24,9 +24,13 @@ const frameOf = (wsModule as unknown as { Sender: { frame(data: Buffer, options:
  */
 const WS_WIRE = Symbol('ws-wire');
 
+/** A whole unmasked text frame around `text`. */
+function textFrame(text: string): Buffer {
+  return Buffer.concat(frameOf(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
+}
+
 function wsWire(m: Message): Buffer {
-  const payload = Buffer.from(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${m.json.slice(1)}`);
-  return Buffer.concat(frameOf(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
+  return textFrame(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${m.json.slice(1)}`);
 }
 
 /** Malformed frames in a row before the connection is closed with 1008. */
@@ -45,6 +49,11 @@ class WsClient implements SubscriptionSink {
   alive = true;
   private badFrames = 0;
   private closed = false;
+  /**
+   * Every Tidings frame, message or reply, goes through here in order; only ws's own
+   * control frames (ping, close) bypass it, and a close flushes it first.
+   */
+  private readonly outbox: Outbox;
 
   constructor(
     private readonly owner: Ws,
@@ -54,32 +63,40 @@ class WsClient implements SubscriptionSink {
     /** What this connection's credential (at upgrade) allows. */
     private readonly grants: Grants,
     private readonly address: string,
-  ) {}
+  ) {
+    this.outbox = new Outbox(owner.scheduler, (data) => {
+      // Nothing after the close handshake started: the peer would only discard it.
+      if (socket.readyState === 1) raw.write(data);
+    });
+  }
 
   private get ctx(): ServerContext {
     return this.owner.ctx;
   }
 
-  send(data: Buffer | string): void {
-    if (this.closed) return;
-    this.socket.send(data);
-    if (this.socket.bufferedAmount > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
-  }
-
-  sendJson(frame: object): void {
-    this.send(JSON.stringify(frame));
+  /** Unsent bytes: in the socket's buffer, in ws's, and in the outbox. */
+  private get queued(): number {
+    return this.socket.bufferedAmount + this.outbox.pending;
   }
 
   /**
-   * The hot path. Safe beside ws's own writes because ws (without permessage-deflate)
-   * writes each frame synchronously, so frames never interleave.
+   * Queues one complete frame. Writing frames to the TCP socket beside ws is safe because
+   * ws (without permessage-deflate) writes its own frames synchronously and whole.
    */
-  message(m: Message): void {
+  private send(frame: Buffer): void {
     if (this.closed || this.socket.readyState !== 1) return;
+    this.outbox.push(frame);
+    if (this.queued > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
+  }
+
+  sendJson(frame: object): void {
+    this.send(textFrame(JSON.stringify(frame)));
+  }
+
+  /** The hot path: the message's frame bytes are shared by every subscriber. */
+  message(m: Message): void {
     this.ctx.metrics.deliveries.ws++;
-    this.owner.corker.cork(this.raw);
-    this.raw.write(m.framed(WS_WIRE, wsWire));
-    if (this.socket.bufferedAmount > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
+    this.send(m.framed(WS_WIRE, wsWire));
   }
 
   gap(notice: GapNotice): void {
@@ -92,12 +109,14 @@ class WsClient implements SubscriptionSink {
   }
 
   backlogged(): boolean {
-    return !this.closed && this.socket.bufferedAmount >= this.ctx.config.maxQueueBytes / 2;
+    return !this.closed && this.queued >= this.ctx.config.maxQueueBytes / 2;
   }
 
-  /** ws has no drain event of its own: the socket's is the one that counts. */
+  /** Resolves once the outbox is flushed and the socket (ws has no drain event) has drained. */
   drained(): Promise<void> {
+    this.outbox.flush();
     const raw = this.raw;
+    if (!raw.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         raw.off('drain', done);
@@ -232,13 +251,19 @@ class WsClient implements SubscriptionSink {
     if (reason === 'slow_consumer') this.ctx.metrics.slowConsumersDropped.ws++;
     // A dead peer can't read a close frame. A slow one gets it behind its backlog, and ws
     // destroys the socket if the close handshake doesn't finish in time.
-    if (reason === 'dead_peer') this.socket.terminate();
-    else this.socket.close(r.ws, r.text);
+    if (reason === 'dead_peer') {
+      this.outbox.discard();
+      this.socket.terminate();
+    } else {
+      this.outbox.flush();
+      this.socket.close(r.ws, r.text);
+    }
     this.cleanup();
   }
 
   cleanup(): void {
     this.closed = true;
+    this.outbox.discard();
     for (const s of this.subscriptions.values()) s.close();
     this.subscriptions.clear();
     this.owner.forget(this);
@@ -252,7 +277,7 @@ class WsClient implements SubscriptionSink {
 export class Ws {
   private readonly server: WebSocketServer;
   private readonly clients = new Set<WsClient>();
-  readonly corker = new TickCorker();
+  readonly scheduler = new FlushScheduler();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {
