@@ -14,31 +14,39 @@ function matcher(patterns: readonly string[]): (channel: string) => boolean {
   return (channel) => exact.has(channel) || globs.some((g) => g.test(channel));
 }
 
+/**
+ * The credential a client presented. Refusals follow RFC 6750 § 3.1: none or an invalid
+ * one is 401 (authenticate, or again), a valid one that doesn't reach is 403.
+ */
+export type Credential = 'none' | 'invalid' | 'valid';
+
 /** What one client may do: decided once per request or connection, asked per channel. */
 export class Grants {
   private constructor(
     private readonly canPublish: (channel: string) => boolean,
     private readonly canSubscribe: (channel: string) => boolean,
-    /** No credential was given: refusals are 401, not 403. */
-    readonly anonymous: boolean,
+    readonly credential: Credential,
     readonly subject: string | undefined,
     /** Seconds since the epoch after which these grants lapse (from the token's exp). */
     readonly expires: number | undefined,
   ) {}
 
   static all(): Grants {
-    return new Grants(() => true, () => true, false, undefined, undefined);
+    return new Grants(() => true, () => true, 'valid', undefined, undefined);
   }
 
-  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, anonymous: boolean, subject?: string, expires?: number): Grants {
-    return new Grants(publish, subscribe, anonymous, subject, expires);
+  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, credential: Credential, subject?: string, expires?: number): Grants {
+    return new Grants(publish, subscribe, credential, subject, expires);
   }
 
   private refuse(what: string, channel: string): never {
-    if (this.anonymous) {
+    if (this.credential === 'none') {
       throw new TidingsError('unauthorized', `${what} ${channel} needs credentials: Authorization: Bearer <token or api key>, or token=.`, {
         'www-authenticate': 'Bearer realm="tidings"',
       });
+    }
+    if (this.credential === 'invalid') {
+      throw new TidingsError('unauthorized', 'The credential given is not valid.', { 'www-authenticate': 'Bearer realm="tidings", error="invalid_token"' });
     }
     throw new TidingsError('forbidden', `The credentials given do not grant ${what.toLowerCase()} ${channel}.`);
   }
@@ -79,7 +87,7 @@ export class Access {
 
   /** With JWTs configured nothing is open to anonymous clients, so a connection needs a credential. */
   assertMayConnect(grants: Grants): void {
-    if (this.jwt !== undefined && grants.anonymous) {
+    if (this.jwt !== undefined && grants.credential === 'none') {
       throw new TidingsError('unauthorized', 'Connecting needs credentials: Authorization: Bearer <token>, or token= in the URL.', {
         'www-authenticate': 'Bearer realm="tidings"',
       });
@@ -88,16 +96,13 @@ export class Access {
 
   async identify(token: string | undefined): Promise<Grants> {
     if (this.open) return Grants.all();
-    if (token !== undefined && this.apiKey.enabled && this.apiKey.matches(token)) return Grants.all();
-    const subscribeOpen = this.jwt === undefined;
-    if (token === undefined || this.jwt === undefined) {
-      // An API key that doesn't match is a wrong credential, not a missing one.
-      if (token !== undefined && this.apiKey.enabled && this.jwt === undefined) {
-        return Grants.of(() => false, () => subscribeOpen, false);
-      }
-      return Grants.of(() => false, () => subscribeOpen, true);
+    if (token !== undefined && this.apiKey.matches(token)) return Grants.all();
+    if (this.jwt === undefined) {
+      // Only an API key is configured: subscribing stays open, publishing needs the key.
+      return Grants.of(() => false, () => true, token === undefined ? 'none' : 'invalid');
     }
+    if (token === undefined) return Grants.of(() => false, () => false, 'none');
     const claims = await this.jwt.verify(token);
-    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), false, claims.sub, claims.exp);
+    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), 'valid', claims.sub, claims.exp);
   }
 }

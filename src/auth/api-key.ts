@@ -26,9 +26,9 @@ export class ApiKeyGuard {
     return this.digest !== undefined;
   }
 
+  /** True only for the configured key; with no key configured nothing matches. */
   matches(token: string | undefined): boolean {
-    if (this.digest === undefined) return true;
-    if (token === undefined) return false;
+    if (this.digest === undefined || token === undefined) return false;
     return timingSafeEqual(this.digest, createHash('sha256').update(token).digest());
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { bearerToken } from '../auth/api-key.js';
 import { CLOSE_REASONS, type CloseReason } from '../core/close-reasons.js';
 import { encodeCursor, encodeSingle } from '../core/cursor.js';
@@ -11,7 +12,9 @@ import { FlushScheduler, Outbox } from './outbox.js';
 
 /** `event:` + `data:` lines of a message: the same bytes for every SSE subscriber. */
 const SSE_BODY = Symbol('sse-body');
-/** The whole frame with a one-channel cursor as `id:`, shared by single-channel streams. */
+/** The frame with a one-channel cursor as `id:`, as one HTTP chunk: shared by single-channel streams. */
+const SSE_CHUNK = Symbol('sse-chunk');
+/** The same frame unchunked, for the rare HTTP/1.0 client. */
 const SSE_FRAME = Symbol('sse-frame');
 
 function sseBody(m: Message): string {
@@ -23,42 +26,81 @@ function sseFrame(m: Message): Buffer {
   return Buffer.from(`id: ${encodeSingle(m.channel, m.epoch, m.offset)}\n${m.framed(SSE_BODY, sseBody)}`);
 }
 
-const PING = Buffer.from(': ping\n\n');
+/** `body` as one chunk of chunked transfer coding (RFC 9112 § 7.1): size in hex, CRLF, data, CRLF. */
+export function httpChunk(body: string | Buffer): Buffer {
+  const data = typeof body === 'string' ? Buffer.from(body) : body;
+  const size = data.length.toString(16);
+  const out = Buffer.allocUnsafe(size.length + data.length + 4);
+  out.write(`${size}\r\n`, 0, 'latin1');
+  data.copy(out, size.length + 2);
+  out.write('\r\n', size.length + 2 + data.length, 'latin1');
+  return out;
+}
 
-/** One SSE response stream and its subscriptions. */
+/**
+ * One SSE response stream and its subscriptions.
+ *
+ * After the headers, frames bypass ServerResponse and go to the socket as ready-made
+ * chunks: a message's chunk is built once and shared, and a turn's worth of frames for
+ * one client is one socket write. Node's own `res.write` would frame every write anew.
+ */
 class SseStream implements SubscriptionSink {
   readonly subscriptions: ChannelSubscription[] = [];
   wroteSinceTick = false;
   private closed = false;
   private readonly outbox: Outbox;
+  /** False only for HTTP/1.0 clients, which get the stream unchunked until the socket closes. */
+  private chunked = true;
 
   constructor(
     private readonly owner: Sse,
     readonly res: ServerResponse,
+    private readonly socket: Socket,
   ) {
-    this.outbox = new Outbox(owner.scheduler, (data) => res.write(data));
+    this.outbox = new Outbox(owner.scheduler, (data) => socket.write(data));
+  }
+
+  /** Writes the headers and the stream's opening; from here on the socket is ours. */
+  start(retryMs: number): void {
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx buffers responses unless told not to; SSE through it would stall.
+      'x-accel-buffering': 'no',
+    });
+    this.res.flushHeaders();
+    this.chunked = (this.res as unknown as { chunkedEncoding: boolean }).chunkedEncoding;
+    this.write(`retry: ${retryMs}\n\n`);
+    this.markPosition();
   }
 
   private cursor(): string {
     return encodeCursor(this.subscriptions.map((s) => [s.channel, s.position]));
   }
 
-  /** Unsent bytes: in the response's buffers and in the outbox. */
+  /** Unsent bytes: in the socket's buffer and in the outbox. */
   private get queued(): number {
-    return this.res.writableLength + this.outbox.pending;
+    return this.socket.writableLength + this.outbox.pending;
   }
 
-  private write(chunk: string | Buffer): void {
+  /** Queues a frame given as text, chunk-framed here. */
+  private write(frame: string): void {
+    this.push(this.chunked ? httpChunk(frame) : Buffer.from(frame));
+  }
+
+  private push(bytes: Buffer): void {
     if (this.closed) return;
-    this.outbox.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    this.outbox.push(bytes);
     this.wroteSinceTick = true;
     if (this.queued > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   message(m: Message): void {
     this.owner.ctx.metrics.deliveries.sse++;
-    if (this.subscriptions.length === 1) this.write(m.framed(SSE_FRAME, sseFrame));
-    else this.write(`id: ${this.cursor()}\n${m.framed(SSE_BODY, sseBody)}`);
+    if (this.subscriptions.length > 1) this.write(`id: ${this.cursor()}\n${m.framed(SSE_BODY, sseBody)}`);
+    else if (this.chunked) this.push(m.framed(SSE_CHUNK, (x) => httpChunk(x.framed(SSE_FRAME, sseFrame))));
+    else this.push(m.framed(SSE_FRAME, sseFrame));
   }
 
   gap(notice: GapNotice): void {
@@ -81,20 +123,21 @@ class SseStream implements SubscriptionSink {
 
   drained(): Promise<void> {
     this.outbox.flush();
-    if (!this.res.writableNeedDrain) return Promise.resolve();
+    const socket = this.socket;
+    if (!socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
+        socket.off('drain', done);
+        socket.off('close', done);
         resolve();
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      socket.on('drain', done);
+      socket.on('close', done);
     });
   }
 
   ping(): void {
-    if (!this.wroteSinceTick) this.write(PING);
+    if (!this.wroteSinceTick) this.write(': ping\n\n');
     this.wroteSinceTick = false;
   }
 
@@ -109,9 +152,9 @@ class SseStream implements SubscriptionSink {
       this.write(`event: close\ndata: ${JSON.stringify({ reason, message: CLOSE_REASONS[reason].text })}\n\n`);
       this.closed = true;
       this.outbox.flush();
-      // A stream's connection is not reused: end the socket too, so shutdown isn't left
-      // waiting on a keep-alive connection the client may never close.
-      this.res.end(() => this.res.socket?.end());
+      // res.end() adds the last chunk. A stream's connection is not reused: end the socket
+      // too, so shutdown isn't left waiting on a keep-alive connection the client may keep.
+      this.res.end(() => this.socket.end());
     }
     this.cleanup();
   }
@@ -142,32 +185,26 @@ export class Sse {
     const starts = parseSubscribeQuery(query, config.maxSubscriptions, resumeFrom);
     const grants = await this.ctx.access.identify(bearerToken(req, query));
     for (const s of starts) grants.assertSubscribe(s.channel);
-    if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.', { 'retry-after': '1' });
+    const unavailable = () => new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.', { 'retry-after': '1' });
+    if (this.ctx.isDraining()) throw unavailable();
 
-    const stream = new SseStream(this, res);
+    const stream = new SseStream(this, res, req.socket);
     for (const { channel } of starts) stream.subscriptions.push(new ChannelSubscription(channel, this.ctx.engine, this.ctx.hub, stream));
     res.on('close', () => stream.cleanup());
-    this.streams.add(stream);
-    metrics.connections.sse++;
-    this.startHeartbeat();
-
     try {
       await Promise.all(starts.map(({ start }, i) => stream.subscriptions[i]!.open(start)));
+      if (this.ctx.isDraining()) throw unavailable();
     } catch (err) {
       stream.cleanup();
       throw err;
     }
     if (res.destroyed) return;
     req.socket.setTimeout(0);
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      // nginx buffers responses unless told not to; SSE through it would stall.
-      'x-accel-buffering': 'no',
-    });
-    res.write(`retry: ${config.sseRetryMs}\n\n`);
-    stream.markPosition();
+    stream.start(config.sseRetryMs);
+    // Counted, pinged and closed at shutdown only once its headers are out.
+    this.streams.add(stream);
+    metrics.connections.sse++;
+    this.startHeartbeat();
     for (const s of stream.subscriptions) s.resume();
   }
 
@@ -191,11 +228,12 @@ export class Sse {
   /** Shutdown: tell every stream why it ends, end it, and resolve once every end is sent. */
   closeAll(reason: CloseReason): Promise<void> {
     const ends = [...this.streams].map(
-      (s) => new Promise<void>((resolve) => {
-        s.res.once('finish', resolve);
-        s.res.once('close', resolve);
-        s.close(reason);
-      }),
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.res.once('finish', resolve);
+          s.res.once('close', resolve);
+          s.close(reason);
+        }),
     );
     return Promise.all(ends).then(() => undefined);
   }

@@ -225,7 +225,10 @@ class WsClient implements SubscriptionSink {
     }
     // Unsubscribed (or closed) while the engine answered: say nothing more about it.
     if (this.subscriptions.get(channel) !== sub || this.closed) return;
-    this.sendJson({ type: 'subscribed', channel, epoch: info.epoch, last: info.last, ...id });
+    // The start position as a cursor: a client that drops before its first message can
+    // still resume exactly where it began (docs/protocol.md § Additions).
+    const cursor = encodeSingle(channel, sub.position.epoch, sub.position.offset);
+    this.sendJson({ type: 'subscribed', channel, epoch: info.epoch, last: info.last, cursor, ...id });
     sub.resume();
   }
 

@@ -187,8 +187,8 @@ describe('unauthorized: --api-key guards publishing', () => {
     const missing = await request(server.url, `/v1/channels/${channel}/messages`, body());
     assertProblem(missing, 401, 'unauthorized');
     assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer/);
-    // README § Auth: a credential that doesn't reach the channel (here a wrong key) is 403.
-    assertProblem(await request(server.url, `/v1/channels/${channel}/messages`, body({ authorization: 'Bearer wrong' })), 403, 'forbidden');
+    // RFC 6750 § 3.1: an invalid credential (here a wrong key) is 401, like a missing one.
+    assertProblem(await request(server.url, `/v1/channels/${channel}/messages`, body({ authorization: 'Bearer wrong' })), 401, 'unauthorized');
     assertProblem(await request(server.url, `/v1/channels/${channel}/messages`, body({ authorization: `Basic ${KEY}` })), 401, 'unauthorized');
     const batch = JSON.stringify({ messages: [{ channel, data: 1 }] });
     assertProblem(await request(server.url, '/v1/publish', post(batch)), 401, 'unauthorized');

@@ -36,7 +36,8 @@ describe('WebSocket frames (GET /v1/ws)', () => {
       ws.socket!.on('message', (d) => raw.push(d.toString()));
       const subscribed = await ws.call({ type: 'subscribe', channel });
       const info = await channelInfo(server.url, channel);
-      assert.deepEqual(subscribed, { type: 'subscribed', channel, epoch: info.epoch, last: 3, id: subscribed.id });
+      assert.equal(typeof subscribed.cursor, 'string');
+      assert.deepEqual({ ...subscribed, cursor: undefined }, { type: 'subscribed', channel, epoch: info.epoch, last: 3, cursor: undefined, id: subscribed.id });
       const empty = await ws.call({ type: 'subscribe', channel: uniqueChannel('empty') });
       assert.equal(empty.last, 0, 'last is 0 for an empty channel');
       await publish(server.url, channel, { hello: 'ws' }, { event: 'greet' });
@@ -50,6 +51,30 @@ describe('WebSocket frames (GET /v1/ws)', () => {
       assert.ok(raw.every((text) => text.startsWith('{"type":')), 'type comes first in every frame');
     } finally {
       await ws.close();
+    }
+  });
+
+  it('subscribed carries the start cursor, so a client that drops before any message resumes with no loss', async () => {
+    const channel = uniqueChannel('startcursor');
+    await publishSeries(server.url, channel, 2);
+    const first = new WsSubscriber(server.url);
+    let cursor: string;
+    try {
+      await first.connect();
+      const subscribed = await first.call({ type: 'subscribe', channel });
+      cursor = subscribed.cursor as string;
+    } finally {
+      await first.close();
+    }
+    await publishSeries(server.url, channel, 3);
+    const again = new WsSubscriber(server.url);
+    try {
+      await again.connect();
+      await again.call({ type: 'subscribe', channel, cursor });
+      await waitFor(() => again.messages.length === 3, 3000, 'the three messages published while away');
+      assert.deepEqual(offsets(again.messages), [3, 4, 5]);
+    } finally {
+      await again.close();
     }
   });
 

@@ -27,13 +27,13 @@ describe('Access', () => {
     assert.equal(code(() => grants.assertSubscribe('a')), undefined);
   });
 
-  it('with only an API key: publishing needs the key (401 without, 403 with a wrong one), subscribing is open', async () => {
+  it('with only an API key: publishing needs the key (401 without or with a wrong one), subscribing is open', async () => {
     const access = new Access(new ApiKeyGuard('k'), undefined);
     const anonymous = await access.identify(undefined);
     assert.equal(code(() => anonymous.assertPublish('a')), 'unauthorized');
     assert.equal(code(() => anonymous.assertSubscribe('a')), undefined);
     const wrong = await access.identify('nope');
-    assert.equal(code(() => wrong.assertPublish('a')), 'forbidden');
+    assert.equal(code(() => wrong.assertPublish('a')), 'unauthorized');
     const keyed = await access.identify('k');
     assert.equal(code(() => keyed.assertPublish('a')), undefined);
   });
@@ -50,6 +50,8 @@ describe('Access', () => {
     assert.equal(code(() => grants.assertPublish('chat:roomx1')), 'forbidden');
     const anonymous = await access.identify(undefined);
     assert.equal(code(() => anonymous.assertSubscribe('news')), 'unauthorized');
+    // Without an API key configured, no token is mistaken for one.
+    await assert.rejects(access.identify('not-a-jwt'), (err: unknown) => err instanceof TidingsError && err.code === 'unauthorized');
     assert.throws(() => access.assertMayConnect(anonymous), /credentials/);
   });
 
