@@ -59,6 +59,10 @@ export class Poll {
     const transport = waitMs === 0 ? 'short_poll' : 'long_poll';
     metrics.connections[transport]++;
     try {
+      // Read at the end of this event-loop turn, not now: publishes that arrived in the
+      // same turn are then in this answer instead of the next poll's. Under load that is
+      // what lets one answer carry many messages; when idle it costs nothing.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const pending = await Promise.all(starts.map((s) => this.readNow(s)));
       const ready = pending.some((p) => p.messages.length > 0 || p.gap !== undefined);
       if (waitMs === 0 || ready) {
