@@ -26,17 +26,16 @@ export class Grants {
     private readonly canPublish: (channel: string) => boolean,
     private readonly canSubscribe: (channel: string) => boolean,
     readonly credential: Credential,
-    readonly subject: string | undefined,
     /** Seconds since the epoch after which these grants lapse (from the token's exp). */
     readonly expires: number | undefined,
   ) {}
 
   static all(): Grants {
-    return new Grants(() => true, () => true, 'valid', undefined, undefined);
+    return new Grants(() => true, () => true, 'valid', undefined);
   }
 
-  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, credential: Credential, subject?: string, expires?: number): Grants {
-    return new Grants(publish, subscribe, credential, subject, expires);
+  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, credential: Credential, expires?: number): Grants {
+    return new Grants(publish, subscribe, credential, expires);
   }
 
   private refuse(what: string, channel: string): never {
@@ -103,6 +102,6 @@ export class Access {
     }
     if (token === undefined) return Grants.of(() => false, () => false, 'none');
     const claims = await this.jwt.verify(token);
-    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), 'valid', claims.sub, claims.exp);
+    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), 'valid', claims.exp);
   }
 }

@@ -123,10 +123,6 @@ export class ChannelSubscription implements LiveListener {
     }
   }
 
-  get isLive(): boolean {
-    return this.state === 'live';
-  }
-
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
