@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream';
+
 /** Something with bytes waiting to be written at the end of this event-loop turn. */
 interface Flushable {
   flush(): void;
@@ -41,7 +43,9 @@ export class Outbox implements Flushable {
 
   constructor(
     private readonly scheduler: FlushScheduler,
-    private readonly write: (data: Buffer) => void,
+    private readonly socket: Writable,
+    /** Checked before each write: false once the connection must not get more bytes. */
+    private readonly open: () => boolean = () => true,
   ) {}
 
   push(chunk: Buffer): void {
@@ -50,18 +54,34 @@ export class Outbox implements Flushable {
     this.bytes += chunk.length;
   }
 
-  /** Bytes not yet handed to the socket. */
-  get pending(): number {
-    return this.bytes;
-  }
-
   /** Writes what is waiting now; also called before a close, so nothing is left behind it. */
   flush(): void {
     if (this.chunks.length === 0) return;
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
     this.bytes = 0;
-    this.write(data);
+    if (this.open()) this.socket.write(data);
+  }
+
+  /** Unsent bytes here and in the socket's buffer. */
+  get queued(): number {
+    return this.bytes + this.socket.writableLength;
+  }
+
+  /** Flushes now and resolves once the socket has drained (or closed): paces history replay. */
+  drained(): Promise<void> {
+    this.flush();
+    const socket = this.socket;
+    if (!socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   /** Drops what is waiting: the connection is gone. */

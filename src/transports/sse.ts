@@ -57,7 +57,7 @@ class SseStream implements SubscriptionSink {
     readonly res: ServerResponse,
     private readonly socket: Socket,
   ) {
-    this.outbox = new Outbox(owner.scheduler, (data) => socket.write(data));
+    this.outbox = new Outbox(owner.scheduler, socket);
   }
 
   /** Writes the headers and the stream's opening; from here on the socket is ours. */
@@ -79,11 +79,6 @@ class SseStream implements SubscriptionSink {
     return encodeCursor(this.subscriptions.map((s) => [s.channel, s.position]));
   }
 
-  /** Unsent bytes: in the socket's buffer and in the outbox. */
-  private get queued(): number {
-    return this.socket.writableLength + this.outbox.pending;
-  }
-
   /** Queues a frame given as text, chunk-framed here. */
   private write(frame: string): void {
     this.push(this.chunked ? httpChunk(frame) : Buffer.from(frame));
@@ -93,7 +88,7 @@ class SseStream implements SubscriptionSink {
     if (this.closed) return;
     this.outbox.push(bytes);
     this.wroteSinceTick = true;
-    if (this.queued > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
+    if (this.outbox.queued > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   message(m: Message): void {
@@ -118,22 +113,11 @@ class SseStream implements SubscriptionSink {
   }
 
   backlogged(): boolean {
-    return !this.closed && this.queued >= this.owner.ctx.config.maxQueueBytes / 2;
+    return !this.closed && this.outbox.queued >= this.owner.ctx.config.maxQueueBytes / 2;
   }
 
   drained(): Promise<void> {
-    this.outbox.flush();
-    const socket = this.socket;
-    if (!socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    return this.outbox.drained();
   }
 
   ping(): void {

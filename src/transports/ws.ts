@@ -59,25 +59,19 @@ class WsClient implements SubscriptionSink {
     private readonly owner: Ws,
     readonly socket: WebSocket,
     /** The TCP socket under `socket`: pre-framed messages are written to it directly. */
-    private readonly raw: Duplex,
+    raw: Duplex,
     /** What this connection's credential (at upgrade) allows. */
     private readonly grants: Grants,
     private readonly address: string,
   ) {
-    this.outbox = new Outbox(owner.scheduler, (data) => {
-      // Nothing after the close handshake started: the peer would only discard it.
-      if (socket.readyState === 1) raw.write(data);
-    });
+    // Nothing after the close handshake started: the peer would only discard it.
+    this.outbox = new Outbox(owner.scheduler, raw, () => socket.readyState === 1);
   }
 
   private get ctx(): ServerContext {
     return this.owner.ctx;
   }
 
-  /** Unsent bytes: in the socket's buffer, in ws's, and in the outbox. */
-  private get queued(): number {
-    return this.socket.bufferedAmount + this.outbox.pending;
-  }
 
   /**
    * Queues one complete frame. Writing frames to the TCP socket beside ws is safe because
@@ -86,7 +80,7 @@ class WsClient implements SubscriptionSink {
   private send(frame: Buffer): void {
     if (this.closed || this.socket.readyState !== 1) return;
     this.outbox.push(frame);
-    if (this.queued > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
+    if (this.outbox.queued > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   sendJson(frame: object): void {
@@ -109,23 +103,12 @@ class WsClient implements SubscriptionSink {
   }
 
   backlogged(): boolean {
-    return !this.closed && this.queued >= this.ctx.config.maxQueueBytes / 2;
+    return !this.closed && this.outbox.queued >= this.ctx.config.maxQueueBytes / 2;
   }
 
-  /** Resolves once the outbox is flushed and the socket (ws has no drain event) has drained. */
+  /** ws has no drain event of its own: the TCP socket's is the one that counts. */
   drained(): Promise<void> {
-    this.outbox.flush();
-    const raw = this.raw;
-    if (!raw.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        raw.off('drain', done);
-        raw.off('close', done);
-        resolve();
-      };
-      raw.on('drain', done);
-      raw.on('close', done);
-    });
+    return this.outbox.drained();
   }
 
   async onFrame(data: RawData, isBinary: boolean): Promise<void> {
