@@ -30,6 +30,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => {
       if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
+    // A client that goes away mid-body: settle, so the handler doesn't wait forever.
+    req.on('close', () => {
+      if (!failed && !req.complete) {
+        failed = true;
+        reject(new TidingsError('invalid_parameter', 'The request body was cut off before its end.'));
+      }
+    });
     req.on('error', (err) => {
       if (!failed) {
         failed = true;
