@@ -3,11 +3,14 @@
  * runner), driven over the IPC channel. It opens the subscribers, publishes, checks every
  * delivery and measures the window; the server's CPU and RSS are read from /proc.
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssBytes } from '../lib/proc.js';
 import type { ConnectCmd, GenCommand, GenEvent, IdleCmd, RunCmd, RunStats, Target } from '../lib/types.js';
 import { within, type Fleet, type FleetContext } from './fleet.js';
 import { collectGarbage } from './gc.js';
 import { PollFleet } from './poll-fleet.js';
+import type { PacedCmd, PacedEvent } from './paced-publisher.js';
 import { Publisher } from './publisher.js';
 import { SocketIoFleet } from './socketio-fleet.js';
 import { SseFleet } from './sse-fleet.js';
@@ -107,12 +110,51 @@ async function idle(cmd: IdleCmd): Promise<void> {
   });
 }
 
+/**
+ * Starts the paced publisher's process and waits until its connection is warm; `go()`
+ * starts publishing and resolves when every publish is answered. It inherits this
+ * process's CPU affinity, so it shares the generator's core, not the server's.
+ */
+async function pacedPublisher(cmd: PacedCmd, onProgress: (published: number) => void): Promise<{ go: () => Promise<PacedEvent & { ev: 'done' }> }> {
+  const child = fork(fileURLToPath(new URL('./paced-publisher.js', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let done: (ev: PacedEvent & { ev: 'done' }) => void = () => undefined;
+  let failed: (err: Error) => void = () => undefined;
+  const finished = new Promise<PacedEvent & { ev: 'done' }>((resolve, reject) => {
+    done = resolve;
+    failed = reject;
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (raw) => {
+      const ev = raw as PacedEvent;
+      if (ev.ev === 'ready') resolve();
+      else if (ev.ev === 'progress') onProgress(ev.published);
+      else done(ev);
+    });
+    child.on('exit', (code) => {
+      const err = new Error(`paced publisher exited with code ${code}`);
+      reject(err);
+      failed(err);
+    });
+  });
+  child.send(cmd);
+  await ready;
+  return {
+    go: () => {
+      child.send({ go: true });
+      return finished;
+    },
+  };
+}
+
 async function run(cmd: RunCmd): Promise<void> {
   const t = target!;
   const tr = tracker!;
   const fl = fleet!;
-  const publisher = new Publisher(t);
-  await publisher.warm();
+  const flat = cmd.rate === undefined;
+  // Flat out, the publisher is paced by the slowest subscriber, so it lives here beside them.
+  const publisher = flat ? new Publisher(t) : undefined;
+  const paced = flat ? undefined : await pacedPublisher({ target: t, messages: cmd.messages!, rate: cmd.rate! }, (n) => (published = n));
+  await publisher?.warm();
 
   const bytes0 = fl.wireBytes();
   const requests0 = fl.requests;
@@ -123,22 +165,19 @@ async function run(cmd: RunCmd): Promise<void> {
   const start = nowMs();
   let lastDelivered = 0;
   let lastChange = start;
-  const flat = cmd.rate === undefined;
-  for (let seq = 1; ; seq++) {
-    if (flat) {
-      if (nowMs() - start >= cmd.durationMs!) break;
+  if (paced !== undefined) {
+    const result = await paced.go();
+    published = result.published;
+    if (result.failures > 0) throw new Error(`${result.failures} publishes failed, first: ${result.firstError}`);
+  } else if (publisher !== undefined) {
+    for (let seq = 1; nowMs() - start < cmd.durationMs!; seq++) {
       while (seq - tr.lowWater > cmd.window) await tr.advanced(50);
       await publisher.publish(seq, 64);
-    } else {
-      if (seq > cmd.messages!) break;
-      const wait = start + ((seq - 1) * 1000) / cmd.rate! - nowMs();
-      if (wait > 1) await sleep(wait);
-      await publisher.publish(seq, 10_000);
+      published = seq;
     }
-    published = seq;
+    await publisher.settled();
+    if (publisher.failures > 0) throw new Error(`${publisher.failures} publishes failed, first: ${publisher.firstError}`);
   }
-  await publisher.settled();
-  if (publisher.failures > 0) throw new Error(`${publisher.failures} publishes failed, first: ${publisher.firstError}`);
   phase = 'drain';
   const drainStart = nowMs();
   let lastDeliveryAt = nowMs();
@@ -159,7 +198,7 @@ async function run(cmd: RunCmd): Promise<void> {
   const requests = fl.requests - requests0;
   const windowMs = lastDeliveryAt - start;
   tr.measuring = false;
-  publisher.close();
+  publisher?.close();
   const expected = published * tr.subscribers;
   const delivered = tr.delivered;
   const cpu = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;

@@ -38,8 +38,11 @@ export class Publisher {
       .request({
         method: 'POST',
         path: this.path,
-        // POST is not idempotent to undici, which would then wait for each answer before the next.
+        // POST is not idempotent to undici, which would then wait for each answer before the next;
+        // and undici treats every request but HEAD as "blocking" (no pipelining behind it until
+        // its answer's headers are in) unless told otherwise. Both are needed to pipeline.
         idempotent: true,
+        blocking: false,
         headers: { 'content-type': 'application/json' },
         body: `{"seq":${seq},"t":${nowMs()}}`,
       })
