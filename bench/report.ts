@@ -152,8 +152,8 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
       true,
     ),
     '',
-    '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered, more than',
-    'one core serves for any server here, so its latency is queueing. ³ 5,000 idle connections, server RSS after a GC.',
+    '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered to a',
+    'server on one core; a server that can’t keep up queues, and its latency is mostly that queue. ³ 5,000 idle connections, server RSS after a GC.',
     'Full tables, targets, growth curve and CPU profiles: [bench/results/report.md](bench/results/report.md).',
   ].join('\n');
 }
