@@ -20,6 +20,7 @@ import type { ServerContext } from './transports/context.js';
 import { HttpApi } from './transports/http-api.js';
 import { Poll } from './transports/poll.js';
 import { Sse } from './transports/sse.js';
+import { FlushScheduler } from './transports/outbox.js';
 import { Ws } from './transports/ws.js';
 
 export interface TidingsOptions {
@@ -72,6 +73,7 @@ export class TidingsServer {
       metrics: new Metrics(),
       logger,
       timer: new CoarseTimer(100),
+      flush: new FlushScheduler(),
       access: new Access(
         new ApiKeyGuard(config.apiKey),
         config.jwtSecret !== undefined || config.jwksUrl !== undefined
@@ -169,7 +171,7 @@ export class TidingsServer {
         res.end(text);
         return;
       }
-      if (path === '/v1/ws') throw new TidingsError('invalid_parameter', '/v1/ws takes a WebSocket upgrade (Upgrade: websocket).', {});
+      if (path === '/v1/ws') throw new TidingsError('invalid_parameter', '/v1/ws takes a WebSocket upgrade (Upgrade: websocket).');
       throw new TidingsError('not_found', `No endpoint at ${path}.`);
     } catch (err) {
       if (err instanceof URIError) return sendProblem(res, new TidingsError('invalid_channel', 'The channel name is not valid percent-encoding.'));

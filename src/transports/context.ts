@@ -7,6 +7,7 @@ import type { Engine } from '../engines/engine.js';
 import type { OriginPolicy } from '../http/cors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
+import type { FlushScheduler } from './outbox.js';
 
 /** What every transport is handed by server.ts; none of them builds its own. */
 export interface ServerContext {
@@ -16,6 +17,8 @@ export interface ServerContext {
   metrics: Metrics;
   logger: Logger;
   timer: CoarseTimer;
+  /** One end-of-turn flush for every SSE and WebSocket connection's outbox. */
+  flush: FlushScheduler;
   access: Access;
   rateLimit: PublishRateLimit;
   origins: OriginPolicy;

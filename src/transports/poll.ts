@@ -140,10 +140,7 @@ export class Poll {
           const p = byChannel.get(sub.channel)!;
           p.messages.push(m);
           // One answer carries at most a page per channel; the cursor resumes the rest.
-          if (p.messages.length >= PAGE) {
-            p.position = sub.position;
-            sub.close();
-          }
+          if (p.messages.length >= PAGE) sub.close();
           schedule();
         },
         gap(notice, sub) {

@@ -8,7 +8,7 @@ import type { GapNotice, Message } from '../core/message.js';
 import { parseSubscribeQuery } from '../http/subscribe-params.js';
 import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
-import { FlushScheduler, Outbox } from './outbox.js';
+import { Outbox } from './outbox.js';
 
 /** `event:` + `data:` lines of a message: the same bytes for every SSE subscriber. */
 const SSE_BODY = Symbol('sse-body');
@@ -57,7 +57,7 @@ class SseStream implements SubscriptionSink {
     readonly res: ServerResponse,
     private readonly socket: Socket,
   ) {
-    this.outbox = new Outbox(owner.scheduler, socket);
+    this.outbox = new Outbox(owner.ctx.flush, socket);
   }
 
   /** Writes the headers and the stream's opening; from here on the socket is ours. */
@@ -157,7 +157,6 @@ class SseStream implements SubscriptionSink {
  */
 export class Sse {
   private readonly streams = new Set<SseStream>();
-  readonly scheduler = new FlushScheduler();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {}

@@ -13,7 +13,7 @@ import { parseLast, parseSubscribeQuery, type ChannelStart } from '../http/subsc
 import { ChannelSubscription, type StartAt, type SubscriptionSink } from '../hub/subscription.js';
 import type { ServerContext } from './context.js';
 import { assertEventName } from './http-api.js';
-import { FlushScheduler, Outbox } from './outbox.js';
+import { Outbox } from './outbox.js';
 
 /** ws's own RFC 6455 framer; public in ws's exports, missing from its type definitions. */
 const frameOf = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
@@ -65,13 +65,12 @@ class WsClient implements SubscriptionSink {
     private readonly address: string,
   ) {
     // Nothing after the close handshake started: the peer would only discard it.
-    this.outbox = new Outbox(owner.scheduler, raw, () => socket.readyState === 1);
+    this.outbox = new Outbox(owner.ctx.flush, raw, () => socket.readyState === 1);
   }
 
   private get ctx(): ServerContext {
     return this.owner.ctx;
   }
-
 
   /**
    * Queues one complete frame. Writing frames to the TCP socket beside ws is safe because
@@ -144,10 +143,14 @@ class WsClient implements SubscriptionSink {
     return frame as Frame;
   }
 
+  sendError(err: unknown, id: { id?: string | number } = {}): void {
+    const problem = toProblem(asTidingsError(err));
+    this.sendJson({ type: 'error', ...id, code: problem.code, message: problem.detail });
+  }
+
   /** An error frame; a client that sends nothing but bad frames is cut off (1008). */
   private reject(err: TidingsError, id: { id?: string | number }): void {
-    const problem = toProblem(err);
-    this.sendJson({ type: 'error', ...id, code: problem.code, message: problem.detail });
+    this.sendError(err, id);
     if (++this.badFrames >= MAX_BAD_FRAMES) this.close('policy_violation');
   }
 
@@ -263,7 +266,6 @@ class WsClient implements SubscriptionSink {
 export class Ws {
   private readonly server: WebSocketServer;
   private readonly clients = new Set<WsClient>();
-  readonly scheduler = new FlushScheduler();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: ServerContext) {
@@ -273,9 +275,10 @@ export class Ws {
   /** Called for `upgrade` requests on /v1/ws: refuses with an HTTP problem, or upgrades. */
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
     const refuse = (err: TidingsError) => {
-      const body = JSON.stringify(toProblem(err));
+      const problem = toProblem(err);
+      const body = JSON.stringify(problem);
       socket.end(
-        `HTTP/1.1 ${err.status} ${toProblem(err).title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${err.status} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     };
     let initial: ChannelStart[] = [];
@@ -315,10 +318,7 @@ export class Ws {
       this.ctx.logger.debug({ err }, 'WebSocket error');
     });
     for (const { channel, start } of initial) {
-      client.subscribe(channel, start, {}).catch((err) => {
-        const problem = toProblem(asTidingsError(err));
-        client.sendJson({ type: 'error', code: problem.code, message: problem.detail });
-      });
+      client.subscribe(channel, start, {}).catch((err) => client.sendError(err));
     }
   }
 
