@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Target } from '../lib/types.js';
 import type { Tracker } from './tracker.js';
 
@@ -23,6 +24,37 @@ export interface Fleet {
   emptyAnswers: number;
   dropped: number;
   close(): void;
+}
+
+/**
+ * A fleet whose subscribers each hold one long-lived socket (SSE, WebSocket, Socket.IO):
+ * the counters, and wire bytes counted off those sockets.
+ */
+export abstract class SocketFleet implements Fleet {
+  /** The TCP socket of each subscriber, for wire bytes. */
+  protected readonly raw: Socket[] = [];
+  requests = 0;
+  emptyAnswers = 0;
+  dropped = 0;
+  /** Set by close(), so the sockets it ends are not counted as dropped. */
+  protected closing = false;
+
+  constructor(protected readonly ctx: FleetContext) {}
+
+  abstract add(index: number): Promise<void>;
+
+  wireBytes(): number {
+    let n = 0;
+    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
+    return n;
+  }
+
+  close(): void {
+    this.closing = true;
+    this.closeAll();
+  }
+
+  protected abstract closeAll(): void;
 }
 
 export interface Received {

@@ -1,6 +1,6 @@
 import type { Socket as NetSocket } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
-import { payload, type Fleet, type FleetContext } from './fleet.js';
+import { payload, SocketFleet } from './fleet.js';
 import { nowMs } from './tracker.js';
 
 /** The TCP socket under a Socket.IO client's WebSocket transport (private fields, read to count bytes). */
@@ -10,15 +10,8 @@ function rawSocket(s: Socket): NetSocket | undefined {
 }
 
 /** Socket.IO 4 clients on the WebSocket transport, each with its own Manager and connection. */
-export class SocketIoFleet implements Fleet {
+export class SocketIoFleet extends SocketFleet {
   private readonly sockets: Socket[] = [];
-  private readonly raw: NetSocket[] = [];
-  requests = 0;
-  emptyAnswers = 0;
-  dropped = 0;
-  private closing = false;
-
-  constructor(private readonly ctx: FleetContext) {}
 
   add(index: number): Promise<void> {
     const { target, tracker } = this.ctx;
@@ -45,14 +38,7 @@ export class SocketIoFleet implements Fleet {
     });
   }
 
-  wireBytes(): number {
-    let n = 0;
-    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
-    return n;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeAll(): void {
     for (const s of this.sockets) s.disconnect();
   }
 }

@@ -1,6 +1,5 @@
 import { get, type ClientRequest } from 'node:http';
-import type { Socket } from 'node:net';
-import { payload, type Fleet, type FleetContext } from './fleet.js';
+import { payload, SocketFleet } from './fleet.js';
 import { nowMs } from './tracker.js';
 
 /**
@@ -8,15 +7,8 @@ import { nowMs } from './tracker.js';
  * Tidings (`/v1/events?channel=…`) and the bare SSE peer (`/events`). The stream is parsed
  * here rather than by an EventSource, to keep the client's cost per event small.
  */
-export class SseFleet implements Fleet {
+export class SseFleet extends SocketFleet {
   private readonly requestsOpen: ClientRequest[] = [];
-  private readonly raw: Socket[] = [];
-  requests = 0;
-  emptyAnswers = 0;
-  dropped = 0;
-  private closing = false;
-
-  constructor(private readonly ctx: FleetContext) {}
 
   add(index: number): Promise<void> {
     const { target, tracker } = this.ctx;
@@ -66,14 +58,7 @@ export class SseFleet implements Fleet {
     });
   }
 
-  wireBytes(): number {
-    let n = 0;
-    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
-    return n;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeAll(): void {
     for (const r of this.requestsOpen) r.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { payload, type Fleet, type FleetContext } from './fleet.js';
+import { payload, SocketFleet } from './fleet.js';
 import { nowMs } from './tracker.js';
 
 /** The TCP socket under a `ws` client (a private field, read only to count bytes). */
@@ -12,15 +12,8 @@ function rawSocket(ws: WebSocket): Socket | undefined {
  * WebSocket subscribers, for Tidings (`/v1/ws?channel=…`, ready on the `subscribed` frame)
  * and for the bare `ws` peer (`/`, ready on open: the peer adds a socket before its 101).
  */
-export class WsFleet implements Fleet {
+export class WsFleet extends SocketFleet {
   private readonly sockets: WebSocket[] = [];
-  private readonly raw: Socket[] = [];
-  requests = 0;
-  emptyAnswers = 0;
-  dropped = 0;
-  private closing = false;
-
-  constructor(private readonly ctx: FleetContext) {}
 
   add(index: number): Promise<void> {
     const { target, tracker } = this.ctx;
@@ -60,14 +53,7 @@ export class WsFleet implements Fleet {
     });
   }
 
-  wireBytes(): number {
-    let n = 0;
-    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
-    return n;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeAll(): void {
     for (const ws of this.sockets) ws.terminate();
   }
 }
