@@ -5,10 +5,11 @@ import { runOne, type RunResult } from './harness.js';
 import { ms, small } from './lib/format.js';
 import { summariseProfile } from './lib/profile.js';
 import { pinSelf } from './lib/proc.js';
-import { rowName } from './lib/systems.js';
+import { rowName, SYSTEMS } from './lib/systems.js';
 import { readmeSection, writeReadme, writeReport, type RunInfo } from './report.js';
 import { SCENARIOS, type RunSpec } from './scenarios.js';
 import { scenarioTables } from './tables.js';
+import { CLIENT_SCENARIO, clientSdkBench } from './client-sdk.js';
 
 /** The repository: dist/bench/bench.js is two folders below it. */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -16,6 +17,8 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export interface BenchOptions {
   /** Scenario names; empty or ['all'] runs every one. */
   scenarios: string[];
+  /** Servers to run (tidings, or a peer's name); empty runs every one. */
+  systems?: string[];
   quick: boolean;
   /** Drive this running Tidings server; no peers, no server of our own. */
   targetUrl?: string;
@@ -29,7 +32,7 @@ export interface BenchOptions {
   command: string;
 }
 
-export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+export const SCENARIO_NAMES = [...SCENARIOS.map((s) => s.name), CLIENT_SCENARIO];
 
 function progressWriter(): { line: (text: string) => void; done: (text: string) => void } {
   const tty = process.stderr.isTTY === true;
@@ -83,12 +86,27 @@ export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}: choose from ${SCENARIO_NAMES.join(', ')}, all`);
   let specs: RunSpec[] = SCENARIOS.filter((s) => all || opts.scenarios.includes(s.name)).flatMap((s) => s.runs(opts.quick));
   if (opts.targetUrl !== undefined) specs = specs.filter((s) => s.system === 'tidings');
+  const systems = opts.systems ?? [];
+  const unknownSystems = systems.filter((s) => !(s in SYSTEMS));
+  if (unknownSystems.length > 0) throw new Error(`unknown system ${unknownSystems.join(', ')}: choose from ${Object.keys(SYSTEMS).join(', ')}`);
+  if (systems.length > 0) specs = specs.filter((s) => systems.includes(s.system));
+  for (const system of new Set(specs.map((s) => s.system))) {
+    const why = SYSTEMS[system].unavailable?.((line) => process.stderr.write(`${line}\n`));
+    if (why === undefined) continue;
+    process.stderr.write(`bench: skipping the ${SYSTEMS[system].label} peer: ${why}\n`);
+    specs = specs.filter((s) => s.system !== system);
+  }
   if (opts.profile && opts.targetUrl === undefined && (all || opts.scenarios.includes('fanout'))) {
     const fanout = SCENARIOS.find((s) => s.name === 'fanout')!.runs(opts.quick);
-    for (const transport of ['ws', 'sse'] as const) {
+    for (const transport of ['ws', 'sse', 'long-poll', 'short-poll'] as const) {
       const spec = fanout.find((s) => s.system === 'tidings' && s.transport === transport);
       if (spec !== undefined) specs.push({ ...spec, scenario: 'fanout-profiled' });
     }
+  }
+  // Long polls flat out: the per-request path, where the gap to Nchan was (issue #10).
+  if (opts.profile && opts.targetUrl === undefined && (all || opts.scenarios.includes('throughput'))) {
+    const spec = SCENARIOS.find((s) => s.name === 'throughput')!.runs(opts.quick).find((s) => s.system === 'tidings' && s.transport === 'long-poll');
+    if (spec !== undefined) specs.push({ ...spec, scenario: 'throughput-profiled' });
   }
 
   const progress = progressWriter();
@@ -96,7 +114,7 @@ export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
   process.stderr.write(`bench: ${specs.length} runs${opts.targetUrl === undefined ? '' : ` against ${opts.targetUrl}`}${opts.quick ? ' (quick)' : ''}\n`);
   for (const [i, spec] of specs.entries()) {
     const t0 = Date.now();
-    const profileDir = spec.scenario === 'fanout-profiled' && opts.outDir !== undefined ? join(opts.outDir, 'profiles') : undefined;
+    const profileDir = spec.scenario.endsWith('-profiled') && opts.outDir !== undefined ? join(opts.outDir, 'profiles') : undefined;
     const r = await runOne(spec, {
       targetUrl: opts.targetUrl,
       targetPid: opts.targetPid,
@@ -108,6 +126,7 @@ export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
   }
 
   process.stdout.write(`${scenarioTables(results, false, true)}\n`);
+  if ((all || opts.scenarios.includes(CLIENT_SCENARIO)) && opts.targetUrl === undefined) await clientSdkBench(opts.quick, opts.outDir);
   const info: RunInfo = {
     command: opts.command,
     startedAt: startedAt.toISOString(),

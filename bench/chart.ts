@@ -37,7 +37,7 @@ function bars(scenario: string, field: string, title: string): object {
 export async function renderChart(results: RunResult[], subtitle: string): Promise<string> {
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Tidings vs bare ws, bare SSE and Socket.IO 4', subtitle },
+    title: { text: 'Tidings vs Nchan, bare ws, bare SSE and Socket.IO 4', subtitle },
     data: { values: rows(results) },
     // The bars colour Tidings against peers, the growth lines colour each run: scales of their own.
     resolve: { scale: { color: 'independent' } },

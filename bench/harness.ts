@@ -86,7 +86,8 @@ class ServerProcess {
     const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
     // Idle runs read RSS after a full GC, asked for through the inspector.
     if (spec.kind === 'idle') nodeFlags.push('--inspect=127.0.0.1:0');
-    const [cmd, args] = withFdLimit([...pinPrefix(0), process.execPath, ...nodeFlags, def.script, ...def.args(port)]);
+    const argv = def.native === true ? [def.script, ...def.args(port)] : [process.execPath, ...nodeFlags, def.script, ...def.args(port)];
+    const [cmd, args] = withFdLimit([...pinPrefix(0), ...argv]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new ServerProcess(child, `http://127.0.0.1:${port}`);
     await waitHealthy(server.url, child, () => server.log);
@@ -105,7 +106,7 @@ class ServerProcess {
 }
 
 /** The load generator child, pinned to core 1, spoken to over IPC. */
-class Generator {
+export class Generator {
   private readonly child: ChildProcess;
   private listener: ((ev: GenEvent) => void) | undefined;
   private exitError: string | undefined;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { renderChart } from './chart.js';
 import type { RunResult } from './harness.js';
 import { kb, ms, small, table } from './lib/format.js';
-import { scenarioTables } from './tables.js';
+import { nchanPeer, scenarioTables } from './tables.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 
 export interface RunInfo {
@@ -48,7 +48,7 @@ function profileSection(results: RunResult[]): string {
   const out = ['## CPU profiles (`node --cpu-prof`, separate runs: profiling slows the server)\n'];
   for (const r of profiled) {
     const p = r.profile!;
-    out.push(`### ${r.name}, fan-out, ${r.spec.subscribers} subscribers: ${(p.busyMs ?? p.totalMs).toFixed(0)} ms busy of ${p.totalMs.toFixed(0)} ms sampled (process start included)\n`);
+    out.push(`### ${r.name}, ${r.spec.scenario.replace('-profiled', '')}, ${r.spec.subscribers} subscribers: ${(p.busyMs ?? p.totalMs).toFixed(0)} ms busy of ${p.totalMs.toFixed(0)} ms sampled (process start included)\n`);
     out.push('Shares of the busy time:\n');
     out.push(table(['where the time goes', 'self %'], p.byArea.map((a) => [a.area, a.pct.toFixed(1)]), true));
     out.push('');
@@ -75,7 +75,12 @@ function markdown(results: RunResult[], info: RunInfo, env: string, checks: Targ
     'checked on Tidings’ offsets (on seq for the peers); latency is publish time (in the message) to receive time,',
     'both on the generator’s clock. Idle RSS is read after a full GC asked for through the inspector. Short polls are every 500 ms,',
     'long polls `wait=30`. Peers: `bench/peers/` (bare `ws` broadcast, bare `node:http` SSE broadcast, Socket.IO 4',
-    'on its WebSocket transport).',
+    'on its WebSocket transport, and Nchan 1.3: nginx with one worker, `master_process off`, pinned to core 0 like the',
+    'others, `bench/peers/nchan.conf`, on all four transports: its long poll answers every message after the client’s',
+    'id as multipart/mixed, its short poll (`intervalpoll`) one message per answer, so a Nchan short poller asks again at',
+    'once after a message and waits one interval after a 304; its “lost” means not delivered when the 60 s drain ran out).',
+    '',
+    'Under abuse and time (hostile storm, soak, reconnect storm): [hardening.md](hardening.md).',
     '',
     '![chart](chart.svg)',
     '',
@@ -124,6 +129,10 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     ['sse-bare', 'sse'],
     ['ws-bare', 'ws'],
     ['socketio', 'socketio'],
+    ['nchan', 'short-poll'],
+    ['nchan', 'long-poll'],
+    ['nchan', 'sse'],
+    ['nchan', 'ws'],
   ];
   for (const [system, transport] of all) {
     const seeds = pick(results, 'compare', system, transport);
@@ -137,6 +146,7 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
       small(seeds?.stats?.requestsPerDelivery),
       small(c),
       `${r(wsBare)} / ${r(sio)}`,
+      system === 'tidings' ? r(nchanPeer(results, fan)) : '',
       ms(fan.stats?.latencyMs.p50),
       ms(fan.stats?.latencyMs.p99),
       fan.stats === undefined ? '–' : fan.stats.lost + fan.stats.duplicates + fan.stats.outOfOrder === 0 ? 'none' : `${fan.stats.lost}/${fan.stats.duplicates}/${fan.stats.outOfOrder}`,
@@ -147,13 +157,14 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     `Measured with \`${info.command}\` (${info.startedAt.slice(0, 10)}; ${env}). Server pinned to one core, load generator on the other.`,
     '',
     table(
-      ['run', 'bytes/message¹', 'requests/message¹', 'fan-out CPU µs/delivery²', '× bare ws / × Socket.IO', 'fan-out p50 ms', 'fan-out p99 ms', 'lost/dup/reordered²', 'idle KB/conn³'],
+      ['run', 'bytes/message¹', 'requests/message¹', 'fan-out CPU µs/delivery²', '× bare ws / × Socket.IO', '× Nchan (same transport)', 'fan-out p50 ms', 'fan-out p99 ms', 'lost/dup/reordered²', 'idle KB/conn³'],
       rows,
       true,
     ),
     '',
     '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered to a',
     'server on one core; a server that can’t keep up queues, and its latency is mostly that queue. ³ 5,000 idle connections, server RSS after a GC.',
+    'Nchan’s short poll answers one message at a time: its “lost” are messages not yet delivered when the 60 s drain ran out (it lags, it drops nothing).',
     'Full tables, targets, growth curve and CPU profiles: [bench/results/report.md](bench/results/report.md).',
   ].join('\n');
 }

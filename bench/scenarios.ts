@@ -29,11 +29,17 @@ const PEERS: [SystemName, Transport][] = [
   ['ws-bare', 'ws'],
   ['sse-bare', 'sse'],
   ['socketio', 'socketio'],
+  ['nchan', 'short-poll'],
+  ['nchan', 'long-poll'],
+  ['nchan', 'sse'],
+  ['nchan', 'ws'],
 ];
 const SHORT_POLL_INTERVAL = 500; // 2 polls per second, as the seeds' comparison has it
 
 function everyone(base: Omit<RunSpec, 'system' | 'transport'>, tidings: Transport[] = TIDINGS_ALL): RunSpec[] {
-  return [...tidings.map((transport) => ({ ...base, system: 'tidings' as const, transport })), ...PEERS.map(([system, transport]) => ({ ...base, system, transport }))];
+  // Nchan is run on the transports Tidings is run on in that scenario, to be put beside them.
+  const peers = PEERS.filter(([system, transport]) => system !== 'nchan' || tidings.includes(transport));
+  return [...tidings.map((transport) => ({ ...base, system: 'tidings' as const, transport })), ...peers.map(([system, transport]) => ({ ...base, system, transport }))];
 }
 
 export const SCENARIOS: Scenario[] = [

@@ -8,12 +8,17 @@ export function baseline(results: RunResult[], r: RunResult, system: SystemName)
   return results.find((b) => b.spec.system === system && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
 }
 
+/** The Nchan run of the same scenario, size and transport: the peer every transport is held against. */
+export function nchanPeer(results: RunResult[], r: RunResult): RunResult | undefined {
+  return results.find((b) => b.spec.system === 'nchan' && b.spec.transport === r.spec.transport && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
+}
+
 const cpu = (r: RunResult | undefined) => r?.stats?.cpuUsPerDelivery;
 const perConn = (r: RunResult | undefined) => r?.idle?.bytesPerConnection;
 
 /** One scenario's publish runs: every figure, and CPU per delivery as a ratio to bare ws and Socket.IO. */
 function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
-  const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', '× bare ws', '× Socket.IO', 'RSS MB'];
+  const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', '× bare ws', '× Socket.IO', '× Nchan', 'RSS MB'];
   const body = rows.map((r) => {
     const s = r.stats;
     if (s === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, ...head.slice(3).map(() => '')];
@@ -35,6 +40,7 @@ function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean
       small(s.cpuUsPerDelivery),
       ratio(cpu(r), cpu(baseline(results, r, 'ws-bare'))),
       ratio(cpu(r), cpu(baseline(results, r, 'socketio'))),
+      r.spec.system === 'tidings' ? ratio(cpu(r), cpu(nchanPeer(results, r))) : '',
       mb(s.serverRssBytes),
     ];
   });
@@ -42,10 +48,10 @@ function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean
 }
 
 function idleTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
-  const head = ['run', 'connections', 'RSS before MB', 'RSS after MB', 'KB/connection', '× bare ws', '× Socket.IO'];
+  const head = ['run', 'connections', 'RSS before MB', 'RSS after MB', 'KB/connection', '× bare ws', '× Socket.IO', '× Nchan'];
   const body = rows.map((r) => {
     const i = r.idle;
-    if (i === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, '', '', '', ''];
+    if (i === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, '', '', '', '', ''];
     return [
       r.name,
       num(i.connections),
@@ -54,12 +60,13 @@ function idleTable(results: RunResult[], rows: RunResult[], markdown: boolean): 
       kb(i.bytesPerConnection),
       ratio(perConn(r), perConn(baseline(results, r, 'ws-bare'))),
       ratio(perConn(r), perConn(baseline(results, r, 'socketio'))),
+      r.spec.system === 'tidings' ? ratio(perConn(r), perConn(nchanPeer(results, r))) : '',
     ];
   });
   return table(head, body, markdown);
 }
 
-/** Every Tidings figure as a ratio to bare ws / Socket.IO (and bare SSE for SSE rows). */
+/** Every Tidings figure as a ratio to bare ws / Socket.IO / Nchan on the same transport (and bare SSE for SSE rows). */
 export function ratioTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
   const figures: [string, (r: RunResult | undefined) => number | undefined][] = [
     ['CPU/delivery', cpu],
@@ -70,17 +77,18 @@ export function ratioTable(results: RunResult[], rows: RunResult[], markdown: bo
     ['B/delivery', (r) => r?.stats?.bytesPerDelivery],
     ['RSS', (r) => r?.stats?.serverRssBytes],
   ];
-  const head = ['Tidings run', 'subs', ...figures.map(([f]) => `${f} ×ws / ×sio`)];
+  const head = ['Tidings run', 'subs', ...figures.map(([f]) => `${f} ×ws / ×sio / ×Nchan`)];
   const body = rows
     .filter((r) => r.spec.system === 'tidings' && r.stats !== undefined)
     .map((r) => {
       const ws = baseline(results, r, 'ws-bare');
       const sio = baseline(results, r, 'socketio');
       const sse = r.spec.transport === 'sse' ? baseline(results, r, 'sse-bare') : undefined;
+      const nchan = nchanPeer(results, r);
       return [
         r.name,
         num(r.spec.subscribers),
-        ...figures.map(([, get]) => `${ratio(get(r), get(ws))} / ${ratio(get(r), get(sio))}${sse === undefined ? '' : ` (×sse ${ratio(get(r), get(sse))})`}`),
+        ...figures.map(([, get]) => `${ratio(get(r), get(ws))} / ${ratio(get(r), get(sio))} / ${ratio(get(r), get(nchan))}${sse === undefined ? '' : ` (×sse ${ratio(get(r), get(sse))})`}`),
       ];
     });
   return table(head, body, markdown);

@@ -1,5 +1,5 @@
 import type { RunResult } from './harness.js';
-import { baseline } from './tables.js';
+import { baseline, nchanPeer } from './tables.js';
 
 export interface TargetCheck {
   target: string;
@@ -61,10 +61,18 @@ export function checkTargets(results: RunResult[]): TargetCheck[] {
     detail: sp.map((r) => `${r.spec.scenario}: lost ${r.stats!.lost}, p99 ${f(r.stats!.latencyMs.p99, 0)} ms`).join(', '),
   });
 
-  const idleWs = find(results, 'idle', 'tidings', 'ws')?.idle?.bytesPerConnection;
-  const idleSse = find(results, 'idle', 'tidings', 'sse')?.idle?.bytesPerConnection;
-  checks.push({ target: 'Idle WebSocket ≤ 9 KB RSS', met: idleWs === undefined ? undefined : idleWs <= 9 * 1024, detail: `${f(idleWs === undefined ? undefined : idleWs / 1024, 1)} KB` });
-  checks.push({ target: 'Idle SSE ≤ 12 KB RSS', met: idleSse === undefined ? undefined : idleSse <= 12 * 1024, detail: `${f(idleSse === undefined ? undefined : idleSse / 1024, 1)} KB` });
+  checks.push(...nchanTargets(results));
+
+  const idle = (transport: string) => {
+    const r = find(results, 'idle', 'tidings', transport);
+    const peer = r && nchanPeer(results, r);
+    const kb = (x: number | undefined) => (x === undefined ? undefined : x / 1024);
+    return { mine: r?.idle?.bytesPerConnection, detail: `${f(kb(r?.idle?.bytesPerConnection), 1)} KB (Nchan ${f(kb(peer?.idle?.bytesPerConnection), 1)} KB)` };
+  };
+  const idleWs = idle('ws');
+  const idleSse = idle('sse');
+  checks.push({ target: 'Idle WebSocket ≤ 8 KB RSS (5,000 connections)', met: idleWs.mine === undefined ? undefined : idleWs.mine <= 8 * 1024, detail: idleWs.detail });
+  checks.push({ target: 'Idle SSE ≤ 11 KB RSS (5,000 connections)', met: idleSse.mine === undefined ? undefined : idleSse.mine <= 11 * 1024, detail: idleSse.detail });
 
   const tidings = results.filter((r) => r.spec.system === 'tidings' && r.spec.kind === 'publish');
   const bad = tidings.filter((r) => r.stats === undefined || r.stats.lost + r.stats.duplicates + r.stats.outOfOrder + r.stats.dropped + r.stats.gaps > 0);
@@ -81,6 +89,52 @@ export function checkTargets(results: RunResult[]): TargetCheck[] {
                 : `${r.spec.scenario} ${r.name} ×${r.spec.subscribers}: lost ${r.stats.lost}, dup ${r.stats.duplicates}, ooo ${r.stats.outOfOrder}, dropped ${r.stats.dropped}, gaps ${r.stats.gaps}`,
             )
             .join('; '),
+  });
+  return checks;
+}
+
+/** Tidings beside Nchan on the same transport, same scenario, same run (issue #10). */
+function nchanTargets(results: RunResult[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const cpu = (r: RunResult | undefined) => r?.stats?.cpuUsPerDelivery;
+  const versus = (scenario: string, transport: string) => {
+    const mine = find(results, scenario, 'tidings', transport);
+    return { mine, peer: mine && nchanPeer(results, mine) };
+  };
+  const cpuRatio = (transport: string, goal: number, label: string) => {
+    const { mine, peer } = versus('fanout', transport);
+    const r = cpu(mine) !== undefined && cpu(peer) ? cpu(mine)! / cpu(peer)! : undefined;
+    return { r, check: { target: `${label} fan-out CPU/delivery ≤ ${goal.toFixed(1)}× Nchan`, met: r === undefined ? undefined : r <= goal, detail: `${f(cpu(mine))} µs vs ${f(cpu(peer))} µs (${f(r)}×)` } };
+  };
+  checks.push(cpuRatio('ws', 1, 'WebSocket').check);
+  checks.push(cpuRatio('sse', 1, 'SSE').check);
+
+  const lp = cpuRatio('long-poll', 1.5, 'Long-poll');
+  const { mine: lpRun, peer: lpPeer } = versus('fanout', 'long-poll');
+  const rate = lpRun?.stats?.publishesPerSec;
+  const offered = lpRun?.spec.rate;
+  checks.push({
+    target: `${lp.check.target}, the full ${offered ?? 200} publishes/s reached`,
+    met: lp.r === undefined || rate === undefined || offered === undefined ? undefined : lp.r <= 1.5 && rate >= 0.95 * offered,
+    detail: `${lp.check.detail}; ${f(rate, 0)} publishes/s answered (Nchan ${f(lpPeer?.stats?.publishesPerSec, 0)})`,
+  });
+
+  const { mine: flat, peer: flatPeer } = versus('throughput', 'long-poll');
+  const dps = flat?.stats?.deliveriesPerSec;
+  const peerDps = flatPeer?.stats?.deliveriesPerSec;
+  checks.push({
+    target: 'Long poll flat out: no gap notice at the default history, ≥ 0.5× Nchan’s deliveries/s',
+    met: flat?.stats === undefined || peerDps === undefined ? undefined : flat.stats.gaps === 0 && dps! >= 0.5 * peerDps,
+    detail: `${flat?.stats?.gaps ?? '–'} gaps; ${f(dps, 0)} vs ${f(peerDps, 0)} deliveries/s (${f(dps !== undefined && peerDps ? dps / peerDps : undefined)}×)`,
+  });
+
+  const sp = find(results, 'fanout', 'tidings', 'short-poll');
+  const spPeer = sp && nchanPeer(results, sp);
+  const lag = sp?.stats?.latencyMs.max;
+  checks.push({
+    target: 'Short poll at 200 msgs/s never lags more than one interval (max latency ≤ interval + 10 %)',
+    met: sp?.stats === undefined ? undefined : sp.stats.lost === 0 && lag! <= 1.1 * sp.spec.pollIntervalMs,
+    detail: `max ${f(lag, 0)} ms at a ${sp?.spec.pollIntervalMs ?? '–'} ms interval, lost ${sp?.stats?.lost ?? '–'} (Nchan: max ${f(spPeer?.stats?.latencyMs.max, 0)} ms)`,
   });
   return checks;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseDuration, parseSize } from './core/units.js';
 
 /** The server's settings, validated: every field has one flag, one env var and a README row. */
@@ -21,9 +22,23 @@ export interface Config {
   publishRateLimit: number;
   corsOrigins: string[];
   logLevel: string;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  lingeringBytes: number;
+  lingeringTimeMs: number;
+  listenBacklog: number;
+  engine: 'memory' | 'redis';
+  redisUrl: string;
+  redisTimeoutMs: number;
+  /** Processes serving one port (node:cluster); 1 runs the server in this process. */
+  workers: number;
+  web: boolean;
+  demo: boolean;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'size' | 'list' | 'secret' | 'url';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'size' | 'list' | 'secret' | 'url' | 'workers' | 'boolean';
 
 export interface Setting {
   key: keyof Config;
@@ -58,7 +73,29 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'publishRateLimit', flag: '--publish-rate-limit', env: 'TIDINGS_PUBLISH_RATE_LIMIT', kind: 'count', default: '0', min: 0, max: 1_000_000, description: 'Messages per second one client (IP address) may publish, in bursts of one second\'s worth; more is 429 rate_limited. 0 turns it off.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'TIDINGS_CORS_ORIGINS', kind: 'list', default: '*', description: 'Browser origins allowed (comma-separated, or *): CORS on HTTP, the Origin check on WebSocket.' },
   { key: 'logLevel', flag: '--log-level', env: 'TIDINGS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  { key: 'maxConnections', flag: '--max-connections', env: 'TIDINGS_MAX_CONNECTIONS', kind: 'count', default: '50000', min: 0, max: 10_000_000, description: 'Open TCP connections in all, per process (each of --workers counts its own), capped at the open-file limit (ulimit -n) less 64; past it a request is answered 503 server_full and a WebSocket closed with 1013. 0 turns it off.' },
+  { key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'TIDINGS_MAX_CONNECTIONS_PER_IP', kind: 'count', default: '0', min: 0, max: 10_000_000, description: 'Open TCP connections from one client address, per process; past it 429 too_many_connections, WebSocket close 1013. 0 (default) turns it off: behind a proxy or NAT every client shares one address.' },
+  { key: 'headersTimeoutMs', flag: '--headers-timeout', env: 'TIDINGS_HEADERS_TIMEOUT', kind: 'duration', default: '10s', min: 100, description: 'Time a client has to send a request\'s headers, from its first byte (or from connecting); past it 408 and the socket closes (slowloris).' },
+  { key: 'requestTimeoutMs', flag: '--request-timeout', env: 'TIDINGS_REQUEST_TIMEOUT', kind: 'duration', default: '30s', min: 0, description: 'Time a client has to send a whole request, body included; past it 408. Only the request is timed: SSE streams and long polls answer as long as they need. 0 turns it off.' },
+  { key: 'lingeringBytes', flag: '--lingering-bytes', env: 'TIDINGS_LINGERING_BYTES', kind: 'size', default: '4MiB', min: 0, description: 'After an early refusal (413, 401, …) the rest of the request body read and discarded, at most this much, so the client sees the answer instead of a reset.' },
+  { key: 'lingeringTimeMs', flag: '--lingering-time', env: 'TIDINGS_LINGERING_TIME', kind: 'duration', default: '2s', min: 0, description: 'Longest the rest of a refused request\'s body is read and discarded before the socket is closed (like nginx lingering_time).' },
+  { key: 'listenBacklog', flag: '--listen-backlog', env: 'TIDINGS_LISTEN_BACKLOG', kind: 'count', default: '511', min: 1, max: 65_535, description: 'Connections the kernel queues for the server to accept (the listen backlog; the kernel caps it at net.core.somaxconn). Raise it where many clients come back at once after a restart: at 511 the kernel dropped SYNs while 19,000 reconnected (bench/results/hardening.md).' },
+  { key: 'engine', flag: '--engine', env: 'TIDINGS_ENGINE', kind: 'string', default: 'memory', description: 'Where channels live: memory (this process) or redis (shared by every node on one Redis; see Running on Redis).' },
+  { key: 'redisUrl', flag: '--redis-url', env: 'TIDINGS_REDIS_URL', kind: 'url', default: 'redis://127.0.0.1:6379/0', description: 'Redis for --engine redis: redis://[user:password@]host:port/db, or rediss:// for TLS.' },
+  { key: 'redisTimeoutMs', flag: '--redis-timeout', env: 'TIDINGS_REDIS_TIMEOUT', kind: 'duration', default: '1s', min: 500, max: 60_000, description: 'Longest wait for a Redis answer (at least 500ms: a publish must leave Redis time to run it); a publish Redis hasn\'t run by then is refused with 503 (and not run later).' },
+  { key: 'workers', flag: '--workers', env: 'TIDINGS_WORKERS', kind: 'workers', default: '1', description: 'Processes serving the one port (node:cluster), or auto for one per core; more than 1 needs --engine redis.' },
+  { key: 'web', flag: '--web', env: 'TIDINGS_WEB', kind: 'boolean', default: 'true', description: 'Serve the transport lab and sample apps at `/`; `--no-web` (or `TIDINGS_WEB=false`) turns them off for production.' },
+  { key: 'demo', flag: '--demo', env: 'TIDINGS_DEMO', kind: 'boolean', default: 'false', description: 'Run the demo feed (stock ticker, deployment log, cricket score) on channels under `demo:`; `npm start` passes `--demo`, `npm start -- --no-demo` turns it off.' },
 ];
+
+const ENGINES = new Set(['memory', 'redis']);
+const MAX_WORKERS = 256;
+
+/** What a boolean setting accepts, as env vars are written in the wild. */
+const BOOLEANS = new Map<string, boolean>([
+  ['true', true], ['1', true], ['yes', true], ['on', true],
+  ['false', false], ['0', false], ['no', false], ['off', false],
+]);
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -82,6 +119,7 @@ function parseSetting(s: Setting, raw: string, source: string): unknown {
       case 'secret':
         if (raw.length === 0) fail('must not be empty');
         if (s.key === 'logLevel' && !LOG_LEVELS.has(raw)) fail(`"${raw}" is not one of ${[...LOG_LEVELS].join(', ')}`);
+        if (s.key === 'engine' && !ENGINES.has(raw)) fail(`"${raw}" is not one of ${[...ENGINES].join(', ')}`);
         return raw;
       case 'port': {
         if (!/^\d+$/.test(raw) || Number(raw) > 65535) fail(`"${raw}" is not a port (0 to 65535)`);
@@ -101,8 +139,19 @@ function parseSetting(s: Setting, raw: string, source: string): unknown {
         } catch {
           fail(`"${raw}" is not a URL`);
         }
-        if (url!.protocol !== 'http:' && url!.protocol !== 'https:') fail(`"${raw}" must be an http or https URL`);
+        const schemes = s.key === 'redisUrl' ? ['redis:', 'rediss:'] : ['http:', 'https:'];
+        if (!schemes.includes(url!.protocol)) fail(`"${raw}" must be a ${schemes.map((x) => x.slice(0, -1)).join(' or ')} URL`);
         return raw;
+      }
+      case 'workers': {
+        if (raw === 'auto') return availableParallelism();
+        if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_WORKERS) fail(`"${raw}" is not auto or a whole number from 1 to ${MAX_WORKERS}`);
+        return Number(raw);
+      }
+      case 'boolean': {
+        const value = BOOLEANS.get(raw.toLowerCase());
+        if (value === undefined) fail(`"${raw}" is not a boolean: use true or false`);
+        return value;
       }
       case 'list': {
         const items = raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
@@ -131,6 +180,14 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>>, env: No
   }
   if (config.jwtSecret !== undefined && config.jwksUrl !== undefined) {
     throw new ConfigError('--jwt-secret and --jwks-url: give one of them, not both');
+  }
+  const headersMs = config.headersTimeoutMs as number;
+  const requestMs = config.requestTimeoutMs as number;
+  if (requestMs > 0 && headersMs > requestMs) {
+    throw new ConfigError(`--headers-timeout: ${headersMs} ms is longer than --request-timeout (${requestMs} ms); the headers are part of the request`);
+  }
+  if (config.engine === 'memory' && (config.workers as number) > 1) {
+    throw new ConfigError(`--workers ${String(config.workers)} needs --engine redis: with the memory engine each process would have channels of its own`);
   }
   return config as unknown as Config;
 }

@@ -18,6 +18,8 @@ export class Metrics {
   readonly slowConsumersDropped: PerTransport = zero();
   published = 0;
   longPollsParked = 0;
+  /** Sockets refused by --max-connections (server_full) and --max-connections-per-ip (too_many_connections). */
+  readonly connectionsRefused = { server_full: 0, too_many_connections: 0 };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tidings_process_' });
@@ -64,6 +66,19 @@ export class Metrics {
         for (const t of TRANSPORTS) {
           this.inc({ transport: t }, self.slowConsumersDropped[t] - reported.slow[t]);
           reported.slow[t] = self.slowConsumersDropped[t];
+        }
+      },
+    });
+    const reportedRefused = { server_full: 0, too_many_connections: 0 };
+    new Counter({
+      name: 'tidings_connections_refused_total',
+      help: 'Connections refused by a connection limit, per reason (server_full: --max-connections, too_many_connections: --max-connections-per-ip).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        for (const reason of ['server_full', 'too_many_connections'] as const) {
+          this.inc({ reason }, self.connectionsRefused[reason] - reportedRefused[reason]);
+          reportedRefused[reason] = self.connectionsRefused[reason];
         }
       },
     });

@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNchan, NGINX, nchanArgs } from '../peers/nchan.js';
 import type { SystemName, Transport } from './types.js';
 
 /** dist/ of this build: bench/lib/systems.js sits two folders below it. */
@@ -12,6 +13,10 @@ export interface SystemDef {
   script: string;
   args(port: number): string[];
   transports: Transport[];
+  /** Not a Node script: `script` is the executable itself, started without node or its flags. */
+  native?: boolean;
+  /** Why it can't run here (after trying to install it), or undefined when it can. */
+  unavailable?(log: (line: string) => void): string | undefined;
 }
 
 export const SYSTEMS: Record<SystemName, SystemDef> = {
@@ -43,11 +48,21 @@ export const SYSTEMS: Record<SystemName, SystemDef> = {
     args: (port) => ['--port', String(port)],
     transports: ['socketio'],
   },
+  nchan: {
+    name: 'nchan',
+    label: 'Nchan',
+    script: NGINX,
+    args: nchanArgs,
+    transports: ['short-poll', 'long-poll', 'sse', 'ws'],
+    native: true,
+    unavailable: ensureNchan,
+  },
 };
 
 export const LOADGEN_SCRIPT = join(DIST, 'bench', 'loadgen', 'main.js');
 
-/** "Tidings ws", "bare ws", "Socket.IO 4": one name per row of a table. */
+/** "Tidings ws", "Nchan ws", "bare ws", "Socket.IO 4": one name per row of a table. */
 export function rowName(system: SystemName, transport: Transport): string {
-  return system === 'tidings' ? `Tidings ${transport}` : SYSTEMS[system].label;
+  const def = SYSTEMS[system];
+  return def.transports.length > 1 ? `${def.label} ${transport}` : def.label;
 }

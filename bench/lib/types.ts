@@ -4,7 +4,7 @@
 export type Transport = 'short-poll' | 'long-poll' | 'sse' | 'ws' | 'socketio';
 
 /** What runs as the server under test: Tidings, or one of the peers in bench/peers/. */
-export type SystemName = 'tidings' | 'ws-bare' | 'sse-bare' | 'socketio';
+export type SystemName = 'tidings' | 'ws-bare' | 'sse-bare' | 'socketio' | 'nchan';
 
 /** The server the load generator drives. */
 export interface Target {
@@ -104,6 +104,8 @@ export interface RunStats {
   serverCpuSec: number | undefined;
   cpuUsPerDelivery: number | undefined;
   serverRssBytes: number | undefined;
+  /** Rate-paced runs: publishes answered per second, from the first sent to the last answered. */
+  publishesPerSec?: number;
 }
 
 export interface IdleResult {

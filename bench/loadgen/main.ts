@@ -9,6 +9,7 @@ import { cpuSeconds, rssBytes } from '../lib/proc.js';
 import type { ConnectCmd, GenCommand, GenEvent, IdleCmd, RunCmd, RunStats, Target } from '../lib/types.js';
 import { within, type Fleet, type FleetContext } from './fleet.js';
 import { collectGarbage } from './gc.js';
+import { NchanPollFleet } from './nchan-poll-fleet.js';
 import { PollFleet } from './poll-fleet.js';
 import type { PacedCmd, PacedEvent } from './paced-publisher.js';
 import { Publisher } from './publisher.js';
@@ -36,7 +37,7 @@ function makeFleet(ctx: FleetContext): Fleet {
       return new SocketIoFleet(ctx);
     case 'short-poll':
     case 'long-poll':
-      return new PollFleet(ctx);
+      return ctx.target.system === 'nchan' ? new NchanPollFleet(ctx) : new PollFleet(ctx);
   }
 }
 
@@ -165,9 +166,11 @@ async function run(cmd: RunCmd): Promise<void> {
   const start = nowMs();
   let lastDelivered = 0;
   let lastChange = start;
+  let publishesPerSec: number | undefined;
   if (paced !== undefined) {
     const result = await paced.go();
     published = result.published;
+    publishesPerSec = result.answeredMs > 0 ? (published * 1000) / result.answeredMs : undefined;
     if (result.failures > 0) throw new Error(`${result.failures} publishes failed, first: ${result.firstError}`);
   } else if (publisher !== undefined) {
     for (let seq = 1; nowMs() - start < cmd.durationMs!; seq++) {
@@ -224,6 +227,7 @@ async function run(cmd: RunCmd): Promise<void> {
     serverCpuSec: cpu,
     cpuUsPerDelivery: cpu === undefined || delivered === 0 ? undefined : (cpu * 1e6) / delivered,
     serverRssBytes: rssBytes(t.pid),
+    publishesPerSec,
   };
   send(stats);
 }

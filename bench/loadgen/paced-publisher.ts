@@ -17,7 +17,7 @@ export interface PacedCmd {
 export type PacedEvent =
   | { ev: 'ready' }
   | { ev: 'progress'; published: number }
-  | { ev: 'done'; published: number; failures: number; firstError: string | undefined; publishMs: number };
+  | { ev: 'done'; published: number; failures: number; firstError: string | undefined; publishMs: number; answeredMs: number };
 
 const send = (ev: PacedEvent) => process.send?.(ev);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -38,8 +38,10 @@ async function publishPaced(cmd: PacedCmd): Promise<void> {
   }
   const publishMs = nowMs() - start;
   await publisher.settled();
+  // Until the last publish was answered: a server that can't keep up answers late, and this says how late.
+  const answeredMs = nowMs() - start;
   clearInterval(progress);
-  send({ ev: 'done', published, failures: publisher.failures, firstError: publisher.firstError, publishMs });
+  send({ ev: 'done', published, failures: publisher.failures, firstError: publisher.firstError, publishMs, answeredMs });
   publisher.close();
 }
 

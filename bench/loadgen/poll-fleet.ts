@@ -9,7 +9,32 @@ interface PollAnswer {
   gap?: unknown[];
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** An undici keep-alive pool with a connection per poller at most; every socket it opens goes into `sockets`, for wire bytes. */
+export function pollerPool(ctx: FleetContext, sockets: Socket[]): Pool {
+  const base = buildConnector({});
+  return new Pool(ctx.target.url, {
+    connections: ctx.capacity,
+    pipelining: 1,
+    keepAliveTimeout: 120_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: (opts, callback) =>
+      base(opts, (...args) => {
+        const socket = args[1];
+        if (socket) sockets.push(socket as Socket);
+        (callback as (...a: typeof args) => void)(...args);
+      }),
+  });
+}
+
+/** Socket bytes read plus written. */
+export function socketBytes(sockets: readonly Socket[]): number {
+  let n = 0;
+  for (const s of sockets) n += s.bytesRead + s.bytesWritten;
+  return n;
+}
 
 /**
  * Short- or long-polling subscribers of `GET /v1/poll`, on an undici keep-alive pool with a
@@ -27,20 +52,7 @@ export class PollFleet implements Fleet {
   private closing = false;
 
   constructor(private readonly ctx: FleetContext) {
-    const base = buildConnector({});
-    this.pool = new Pool(ctx.target.url, {
-      connections: ctx.capacity,
-      pipelining: 1,
-      keepAliveTimeout: 120_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: (opts, callback) =>
-        base(opts, (...args) => {
-          const socket = args[1];
-          if (socket) this.sockets.push(socket as Socket);
-          (callback as (...a: typeof args) => void)(...args);
-        }),
-    });
+    this.pool = pollerPool(ctx, this.sockets);
   }
 
   private get long(): boolean {
@@ -91,9 +103,7 @@ export class PollFleet implements Fleet {
   }
 
   wireBytes(): number {
-    let n = 0;
-    for (const s of this.sockets) n += s.bytesRead + s.bytesWritten;
-    return n;
+    return socketBytes(this.sockets);
   }
 
   close(): void {

@@ -14,6 +14,13 @@ function matcher(patterns: readonly string[]): (channel: string) => boolean {
   return (channel) => exact.has(channel) || globs.some((g) => g.test(channel));
 }
 
+/** The one `token_expired` refusal: 401, and the client's remedy is a fresh token. */
+export function tokenExpired(): TidingsError {
+  return new TidingsError('token_expired', 'The token has expired; get a fresh one and resume by cursor.', {
+    'www-authenticate': 'Bearer realm="tidings", error="invalid_token", error_description="token expired"',
+  });
+}
+
 /**
  * The credential a client presented. Refusals follow RFC 6750 § 3.1: none or an invalid
  * one is 401 (authenticate, or again), a valid one that doesn't reach is 403.
@@ -28,14 +35,26 @@ export class Grants {
     readonly credential: Credential,
     /** Seconds since the epoch after which these grants lapse (from the token's exp). */
     readonly expires: number | undefined,
+    /** The token's `sub`, for logs: whose stream ended or changed. */
+    readonly subject: string | undefined,
   ) {}
 
   static all(): Grants {
-    return new Grants(() => true, () => true, 'valid', undefined);
+    return new Grants(() => true, () => true, 'valid', undefined, undefined);
   }
 
-  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, credential: Credential, expires?: number): Grants {
-    return new Grants(publish, subscribe, credential, expires);
+  static of(publish: (c: string) => boolean, subscribe: (c: string) => boolean, credential: Credential, expires?: number, subject?: string): Grants {
+    return new Grants(publish, subscribe, credential, expires, subject);
+  }
+
+  /** When these grants lapse, in ms since the epoch; undefined when never. */
+  get expiresAtMs(): number | undefined {
+    return this.expires === undefined ? undefined : this.expires * 1000;
+  }
+
+  /** Whether a subscription to `channel` is covered, without throwing: used when a token is swapped. */
+  maySubscribe(channel: string): boolean {
+    return this.canSubscribe(channel);
   }
 
   private refuse(what: string, channel: string): never {
@@ -50,10 +69,9 @@ export class Grants {
     throw new TidingsError('forbidden', `The credentials given do not grant ${what.toLowerCase()} ${channel}.`);
   }
 
-  private assertFresh(): void {
-    if (this.expires !== undefined && Date.now() >= this.expires * 1000) {
-      throw new TidingsError('unauthorized', 'Authentication failed: the token has expired.');
-    }
+  /** Throws `token_expired` once the token's exp has passed (a long connection outlives its token). */
+  assertFresh(): void {
+    if (this.expires !== undefined && Date.now() >= this.expires * 1000) throw tokenExpired();
   }
 
   assertPublish(channel: string): void {
@@ -68,7 +86,7 @@ export class Grants {
 }
 
 /**
- * Who may do what (PROTOCOL.md § Auth):
+ * Who may do what (docs/protocol.md § Auth):
  * - nothing configured: everyone may do everything (development);
  * - `--api-key`: the key may do everything; without it, publishing is refused;
  * - `--jwt-secret` / `--jwks-url`: a token grants the channels in its `publish` and
@@ -102,6 +120,6 @@ export class Access {
     }
     if (token === undefined) return Grants.of(() => false, () => false, 'none');
     const claims = await this.jwt.verify(token);
-    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), 'valid', claims.exp);
+    return Grants.of(matcher(claims.publish), matcher(claims.subscribe), 'valid', claims.exp, claims.sub);
   }
 }

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerBench } from './bench.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerServe } from './serve.js';
 
@@ -8,7 +7,6 @@ const program = new Command();
 program.name('tidings').description('Tidings: real-time messaging over HTTP, polling, SSE and WebSocket.').showHelpAfterError();
 registerServe(program);
 registerClientCommands(program);
-registerBench(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`tidings: ${(err as Error).message}\n`);
   process.exit(1);

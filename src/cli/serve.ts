@@ -1,23 +1,33 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, type Config } from '../config.js';
 import { startServer } from '../server.js';
+import { isPrimaryOf, runPrimary } from './workers.js';
 
 /** `tidings serve`: one flag per setting, each falling back to its env var, then its default. */
 export function registerServe(program: Command): void {
-  const serve = program.command('serve').description('Run the Tidings server (memory engine, embedded).');
+  const serve = program.command('serve').description('Run the Tidings server (memory engine by default; --engine redis for many nodes).');
   // commander names an option after its flag (--heartbeat → heartbeat), which is not always
   // the Config key (heartbeatMs): remember which attribute holds which setting.
   const attributes = new Map<keyof Config, string>();
   for (const s of SETTINGS) {
+    if (s.kind === 'boolean') {
+      // A pair, as commander pairs them: `--web` sets true, `--no-web` false, neither leaves it
+      // to the env var and default; the last one given wins.
+      const on = new Option(s.flag, `${s.description} Env ${s.env}. (default ${s.default})`);
+      serve.addOption(on);
+      serve.addOption(new Option(`--no-${s.flag.slice(2)}`, `Turn ${s.flag} off.`));
+      attributes.set(s.key, on.attributeName());
+      continue;
+    }
     const placeholder = s.kind === 'list' ? '<list>' : s.kind === 'duration' ? '<duration>' : s.kind === 'size' ? '<size>' : '<value>';
     const fallback = s.default === undefined ? '' : ` (default ${s.default})`;
     const option = new Option(`${s.flag} ${placeholder}`, `${s.description} Env ${s.env}.${fallback}`);
     serve.addOption(option);
     attributes.set(s.key, option.attributeName());
   }
-  serve.action(async (opts: Record<string, string | undefined>) => {
+  serve.action(async (opts: Record<string, string | boolean | undefined>) => {
     const flags: Partial<Record<keyof Config, string>> = {};
-    for (const [key, attribute] of attributes) if (opts[attribute] !== undefined) flags[key] = opts[attribute];
+    for (const [key, attribute] of attributes) if (opts[attribute] !== undefined) flags[key] = String(opts[attribute]);
     let config: Config;
     try {
       config = loadConfig(flags);
@@ -28,11 +38,15 @@ export function registerServe(program: Command): void {
       }
       throw err;
     }
+    if (isPrimaryOf(config)) {
+      runPrimary(config);
+      return;
+    }
     let server;
     try {
       server = await startServer(config);
     } catch (err) {
-      process.stderr.write(`tidings: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+      process.stderr.write(`tidings: ${(err as Error).message}\n`);
       process.exit(1);
     }
     let stopping = false;

@@ -1,6 +1,6 @@
 import { TidingsError } from './errors.js';
 
-/** PROTOCOL.md § Model: 1 to 200 characters of `A-Z a-z 0-9 _ - . : @ /`. */
+/** docs/protocol.md § Model: 1 to 200 characters of `A-Z a-z 0-9 _ - . : @ /`. */
 const CHANNEL_NAME = /^[A-Za-z0-9_\-.:@/]{1,200}$/;
 
 export function isChannelName(name: unknown): name is string {

@@ -8,8 +8,12 @@ export const CLOSE_REASONS = {
   policy_violation: { ws: 1008, resume: false, text: 'too many malformed frames' },
   message_too_big: { ws: 1009, resume: false, text: 'frame larger than the limit' },
   internal_error: { ws: 1011, resume: true, text: 'server error' },
+  /** A connection limit was reached (RFC 6455 § 7.4.1 1013 "Try Again Later"): resume after a backoff. */
+  over_capacity: { ws: 1013, resume: true, text: 'connection limit reached: retry later' },
   slow_consumer: { ws: 4000, resume: true, text: 'outgoing queue over its bound: resume by cursor' },
-  dead_peer: { ws: 4001, resume: true, text: 'no answer to pings' },
+  /** The credential lapsed: get a fresh token, then resume by cursor. */
+  token_expired: { ws: 4001, resume: true, text: 'token expired: reconnect with a fresh token' },
+  dead_peer: { ws: 4002, resume: true, text: 'no answer to pings' },
 } as const satisfies Record<string, { ws: number; resume: boolean; text: string }>;
 
 export type CloseReason = keyof typeof CLOSE_REASONS;

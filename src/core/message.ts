@@ -1,4 +1,4 @@
-/** The message envelope of PROTOCOL.md, the same on every transport. */
+/** The message envelope of docs/protocol.md § Model, the same on every transport. */
 export interface Envelope {
   channel: string;
   offset: number;
@@ -36,8 +36,21 @@ export class Message implements Envelope {
 
   /** Fixed key order, so the same message is the same bytes on every node. */
   static stringify(e: Envelope): string {
+    return `${Message.head(e.channel)}${e.offset},"epoch":${JSON.stringify(e.epoch)},"time":${e.time}${Message.tail(e)}`;
+  }
+
+  /**
+   * The envelope JSON before the offset: `{"channel":…,"offset":`. With `tail`, lets an
+   * engine that learns offset, epoch and time elsewhere (a Redis script) build the same bytes.
+   */
+  static head(channel: string): string {
+    return `{"channel":${JSON.stringify(channel)},"offset":`;
+  }
+
+  /** The envelope JSON after the time: `,"event":…,"data":…}`. */
+  static tail(e: Pick<Envelope, 'event' | 'data'>): string {
     const event = e.event === undefined ? '' : `,"event":${JSON.stringify(e.event)}`;
-    return `{"channel":${JSON.stringify(e.channel)},"offset":${e.offset},"epoch":${JSON.stringify(e.epoch)},"time":${e.time}${event},"data":${JSON.stringify(e.data)}}`;
+    return `${event},"data":${JSON.stringify(e.data)}}`;
   }
 
   /** A transport's framing of this message, made on first use and shared by every subscriber. */
@@ -52,7 +65,7 @@ export class Message implements Envelope {
   }
 }
 
-/** PROTOCOL.md § Subscribing: sent instead of hiding that part of a history is gone. */
+/** docs/protocol.md § Subscribing: sent instead of hiding that part of a history is gone. */
 export interface GapNotice {
   channel: string;
   epoch: string;

@@ -18,11 +18,31 @@ export interface Engine {
   info(channel: string): Promise<ChannelState>;
   /**
    * Live messages of one channel, in offset order, as they are published on any node.
-   * A feed may skip or repeat a message (e.g. a pub/sub reconnect): readers check offsets
-   * and fill holes with `read`. Returns the function that stops the feed.
+   * Resolves once the feed is live: a message published after that is delivered (or
+   * `missed` is called). Readers check offsets and fill holes with `read`, so a feed may
+   * repeat a message. Resolves with the function that stops the feed.
    */
-  feed(channel: string, listener: (message: Message) => void): () => void;
+  feed(channel: string, listener: FeedListener): Promise<() => void>;
+  /**
+   * Subscribers to `channel` on every node, given `local`, this node's count. A one-node
+   * engine just answers `local`.
+   */
+  subscribers(channel: string, local: number): Promise<number>;
+  /** Why the engine can't serve now (e.g. its store is unreachable), or undefined when it can. */
+  unavailable(): string | undefined;
   close(): Promise<void>;
+}
+
+/** What an engine feed hands its messages and troubles to: the hub. */
+export interface FeedListener {
+  message(message: Message): void;
+  /**
+   * The feed may have lost messages (e.g. its pub/sub connection dropped and came back):
+   * every reader of the channel must catch up from history by offset.
+   */
+  missed(): void;
+  /** How many subscribers this node has on the channel now, for presence across nodes. */
+  subscribers(): number;
 }
 
 export interface PublishRequest {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Message } from '../core/message.js';
-import type { ChannelState, Engine, HistoryLimits, PublishRequest, PublishResult, ReadResult } from './engine.js';
+import type { ChannelState, Engine, FeedListener, HistoryLimits, PublishRequest, PublishResult, ReadResult } from './engine.js';
 
 /** A fresh epoch per channel life: this process's memory is the history, so a restart loses it. */
 function newEpoch(): string {
@@ -9,7 +9,6 @@ function newEpoch(): string {
 
 const IDLE_EMPTY_CHANNEL_MS = 10 * 60_000;
 
-type Listener = (message: Message) => void;
 
 /** One channel's bounded history: `messages[start..]` hold offsets `first..last`. */
 class ChannelLog {
@@ -17,7 +16,7 @@ class ChannelLog {
   last = 0;
   private messages: Message[] = [];
   private start = 0;
-  readonly listeners = new Set<Listener>();
+  readonly listeners = new Set<FeedListener>();
   /** Idempotency key → first result, with the time it stops counting. */
   readonly seen = new Map<string, { result: PublishResult; until: number }>();
   /** Last time anyone looked at this channel, for dropping ones never published to. */
@@ -121,7 +120,7 @@ export class MemoryEngine implements Engine {
       }
     }
     for (const [log, message] of published) {
-      for (const listener of log.listeners) listener(message);
+      for (const listener of log.listeners) listener.message(message);
     }
     return results;
   }
@@ -142,10 +141,23 @@ export class MemoryEngine implements Engine {
     return { channel: log.name, epoch: log.epoch, first: log.first, last: log.last };
   }
 
-  feed(channel: string, listener: Listener): () => void {
+  /** Live at once: publishes run the listeners synchronously, so nothing can slip past. */
+  async feed(channel: string, listener: FeedListener): Promise<() => void> {
     const log = this.log(channel);
     log.listeners.add(listener);
-    return () => log.listeners.delete(listener);
+    return () => {
+      log.listeners.delete(listener);
+    };
+  }
+
+  /** One process: nobody else to count. */
+  async subscribers(_channel: string, local: number): Promise<number> {
+    return local;
+  }
+
+  /** This process's memory is always there. */
+  unavailable(): string | undefined {
+    return undefined;
   }
 
   private sweep(): void {

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { asTidingsError, toProblem } from '../core/errors.js';
 
-/** Sends a JSON answer; `body` may already be JSON text, built from cached message JSON. */
+/** Sends a JSON answer; `body` may already be JSON text (or its UTF-8 bytes), built from cached message JSON. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
     'content-type': 'application/json; charset=utf-8',

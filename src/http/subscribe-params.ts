@@ -22,7 +22,7 @@ export function parseLast(raw: unknown): number | undefined {
 }
 
 /**
- * PROTOCOL.md § Subscribing: each channel starts after its cursor position when the cursor
+ * docs/protocol.md § Subscribing: each channel starts after its cursor position when the cursor
  * names it, else with its last N messages when `last=` is given, else from now on.
  */
 export function startsFor(channels: readonly string[], cursor: Positions | undefined, last: number | undefined): ChannelStart[] {
@@ -46,11 +46,23 @@ export function parseChannels(raw: readonly string[], maxSubscriptions: number):
   return channels;
 }
 
-/** The subscribe query of poll and SSE requests. `cursorOverride` is SSE's Last-Event-ID. */
-export function parseSubscribeQuery(query: URLSearchParams, maxSubscriptions: number, cursorOverride?: string): ChannelStart[] {
+/**
+ * The subscribe query of poll and SSE requests. `cursorOverride` is SSE's Last-Event-ID;
+ * `decode` may cache (polls decode each distinct cursor once a turn), and its positions
+ * are read, never changed.
+ */
+export function parseSubscribeQuery(
+  query: URLSearchParams,
+  maxSubscriptions: number,
+  cursorOverride?: string,
+  decode: (text: string) => Positions = decodeCursor,
+): ChannelStart[] {
   const channels = parseChannels(query.getAll('channel'), maxSubscriptions);
-  const cursorText = cursorOverride ?? query.get('cursor') ?? undefined;
-  const cursor = cursorText === undefined || cursorText === '' ? undefined : decodeCursor(cursorText);
+  // Several cursor= are merged in order, a channel named twice taking the later position
+  // (docs/protocol.md § Additions): a client resumes channels whose cursors came apart.
+  const texts = (cursorOverride !== undefined ? [cursorOverride] : query.getAll('cursor')).filter((c) => c !== '');
+  let cursor: Positions | undefined;
+  for (const text of texts) for (const [channel, p] of decode(text)) (cursor ??= new Map()).set(channel, p);
   // Last-Event-ID wins over last= too: a reconnecting browser repeats the first URL.
   const last = cursorOverride !== undefined ? undefined : parseLast(query.get('last') ?? undefined);
   return startsFor(channels, cursor, last);

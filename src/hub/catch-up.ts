@@ -1,6 +1,6 @@
 import type { Position } from '../core/cursor.js';
 import type { GapNotice, Message } from '../core/message.js';
-import type { Engine, ReadResult } from '../engines/engine.js';
+import type { ReadResult } from '../engines/engine.js';
 
 export interface CatchUpStep {
   /** Set when the history no longer covers the position (trimmed, or a new epoch). */
@@ -43,7 +43,12 @@ export function catchUpStep(position: Position, page: ReadResult): CatchUpStep {
  * and the stale offset would be skipped although the gap notice says delivery resumes at
  * `first`.
  */
-export async function readPage(engine: Engine, channel: string, position: Position, limit: number): Promise<ReadResult> {
+/** Anything that reads history: the hub. */
+export interface HistoryReader {
+  read(channel: string, after: number, limit: number): Promise<ReadResult>;
+}
+
+export async function readPage(engine: HistoryReader, channel: string, position: Position, limit: number): Promise<ReadResult> {
   const page = await engine.read(channel, position.offset, limit);
   if (page.epoch === position.epoch || position.offset < page.first) return page;
   return engine.read(channel, page.first - 1, limit);

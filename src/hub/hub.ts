@@ -1,45 +1,122 @@
 import type { Message } from '../core/message.js';
-import type { Engine } from '../engines/engine.js';
+import type { ChannelState, Engine, PublishRequest, PublishResult, ReadResult } from '../engines/engine.js';
+import type { StartAt } from './start.js';
+import { ChannelSubscription, type SubscriptionSink } from './subscription.js';
 
-/** Anything the hub hands live messages to: a ChannelSubscription. */
+/** What a publisher hands the hub and gets back; transports take these types from here, not from an engine. */
+export type { ChannelState, PublishRequest, PublishResult, ReadResult } from '../engines/engine.js';
+
+/** Anything the hub hands a channel's live feed to: a ChannelSubscription. */
 export interface LiveListener {
   live(message: Message): void;
+  /** The feed may have lost messages: catch up from history by offset. */
+  missed(): void;
+  /** Clients this listener stands for (a channel's parked long polls share one); 1 when absent. */
+  readonly clients?: number;
+}
+
+/** Clients behind a channel's listeners. */
+function clientCount(listeners: Set<LiveListener>): number {
+  let n = 0;
+  for (const l of listeners) n += l.clients ?? 1;
+  return n;
+}
+
+/** One channel's engine feed on this node and the local listeners it serves. */
+interface ChannelFeed {
+  readonly listeners: Set<LiveListener>;
+  /** Settles once the engine's feed is live (or failed). */
+  live: Promise<void>;
+  /** Set once live; until then, a feed nobody wants any more is stopped as it arrives. */
+  stop: (() => void) | undefined;
 }
 
 /**
- * Fan-out of engine feeds to this process's subscriptions. The engine is asked for a
- * channel's feed once, when the first local subscriber arrives, and the feed is dropped
- * with the last; every message then goes to each listener by one loop over a Set.
+ * The only door between transports and the engine. Transports publish, read and subscribe
+ * here and never see the engine.
+ *
+ * Fan-out: the engine is asked for a channel's feed once, when the first local subscriber
+ * arrives, and the feed is dropped with the last; every message then goes to each
+ * listener by one loop over a Set.
  */
 export class Hub {
-  private readonly channels = new Map<string, { listeners: Set<LiveListener>; stop: () => void }>();
+  private readonly channels = new Map<string, ChannelFeed>();
 
   constructor(private readonly engine: Engine) {}
 
-  add(channel: string, listener: LiveListener): void {
-    let entry = this.channels.get(channel);
-    if (entry === undefined) {
-      const listeners = new Set<LiveListener>();
-      const stop = this.engine.feed(channel, (m) => {
-        for (const l of listeners) l.live(m);
-      });
-      entry = { listeners, stop };
-      this.channels.set(channel, entry);
-    }
-    entry.listeners.add(listener);
+  publish(batch: readonly PublishRequest[]): Promise<PublishResult[]> {
+    return this.engine.publish(batch);
   }
 
-  remove(channel: string, listener: LiveListener): void {
-    const entry = this.channels.get(channel);
-    if (entry === undefined || !entry.listeners.delete(listener)) return;
-    if (entry.listeners.size === 0) {
-      entry.stop();
+  read(channel: string, after: number, limit: number): Promise<ReadResult> {
+    return this.engine.read(channel, after, limit);
+  }
+
+  info(channel: string): Promise<ChannelState> {
+    return this.engine.info(channel);
+  }
+
+  /** Live subscriptions to `channel` on every node, on every transport. */
+  subscribers(channel: string): Promise<number> {
+    return this.engine.subscribers(channel, this.localSubscribers(channel));
+  }
+
+  /** Live subscriptions to `channel` in this process. */
+  localSubscribers(channel: string): number {
+    const feed = this.channels.get(channel);
+    return feed === undefined ? 0 : clientCount(feed.listeners);
+  }
+
+  /**
+   * A subscription to `channel` delivering to `sink`. Its `ready` settles once it is on
+   * the live feed and its start position is fixed; delivery begins with `resume()`.
+   */
+  subscribe(channel: string, start: StartAt, sink: SubscriptionSink): ChannelSubscription {
+    return new ChannelSubscription(channel, start, this, sink);
+  }
+
+  /**
+   * Adds a listener to the channel's feed; resolves once the feed is live. Two listeners
+   * arriving while the engine sets the feed up share the one feed being set up.
+   */
+  join(channel: string, listener: LiveListener): Promise<void> {
+    let feed = this.channels.get(channel);
+    if (feed === undefined) {
+      const created: ChannelFeed = { listeners: new Set(), live: Promise.resolve(), stop: undefined };
+      this.channels.set(channel, created);
+      created.live = this.engine
+        .feed(channel, {
+          message: (m) => {
+            for (const l of created.listeners) l.live(m);
+          },
+          missed: () => {
+            for (const l of created.listeners) l.missed();
+          },
+          subscribers: () => clientCount(created.listeners),
+        })
+        .then(
+          (stop) => {
+            // Everyone left while the engine answered: don't keep a feed for nobody.
+            if (this.channels.get(channel) !== created) stop();
+            else created.stop = stop;
+          },
+          (err: unknown) => {
+            if (this.channels.get(channel) === created) this.channels.delete(channel);
+            throw err;
+          },
+        );
+      feed = created;
+    }
+    feed.listeners.add(listener);
+    return feed.live;
+  }
+
+  leave(channel: string, listener: LiveListener): void {
+    const feed = this.channels.get(channel);
+    if (feed === undefined || !feed.listeners.delete(listener)) return;
+    if (feed.listeners.size === 0) {
       this.channels.delete(channel);
+      feed.stop?.();
     }
-  }
-
-  /** Live subscriptions to `channel` in this process, on every transport. */
-  subscribers(channel: string): number {
-    return this.channels.get(channel)?.listeners.size ?? 0;
   }
 }

@@ -1,20 +1,21 @@
 import type { Position } from '../core/cursor.js';
+import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
-import type { ChannelState, Engine } from '../engines/engine.js';
+import type { ChannelState } from '../engines/engine.js';
 import { catchUpStep, readPage } from './catch-up.js';
 import type { Hub, LiveListener } from './hub.js';
+import { startPosition, type StartAt } from './start.js';
 
-/** Where a subscription begins: PROTOCOL.md § Subscribing. */
-export type StartAt =
-  | { kind: 'now' }
-  | { kind: 'last'; count: number }
-  | { kind: 'after'; position: Position };
+export type { StartAt } from './start.js';
 
 /** What a transport does with an ordered stream of one channel. */
 export interface SubscriptionSink {
   message(message: Message, subscription: ChannelSubscription): void;
   gap(notice: GapNotice, subscription: ChannelSubscription): void;
-  /** The engine failed while catching up; the transport closes and the client resumes. */
+  /**
+   * The engine failed while catching up (not merely unavailable: that is retried); the
+   * transport closes and the client resumes.
+   */
   failed(error: unknown, subscription: ChannelSubscription): void;
   /**
    * Flow control for history replay: while `backlogged()` the subscription waits on
@@ -26,6 +27,8 @@ export interface SubscriptionSink {
 }
 
 const PAGE = 1000;
+/** How soon a catch-up that found the engine unavailable tries again. */
+const RETRY_UNAVAILABLE_MS = 500;
 
 /**
  * One channel for one client, delivered in offset order with no loss and no duplicate.
@@ -41,27 +44,34 @@ export class ChannelSubscription implements LiveListener {
   private state: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
   private dirty = false;
   position: Position = { epoch: '', offset: 0 };
+  /**
+   * Settles once the subscription is on the live feed and its start position is fixed,
+   * with the channel's state read at that moment (for a `subscribed` frame). Rejects, and
+   * the subscription is closed, when the engine can't set the feed up or answer.
+   */
+  readonly ready: Promise<ChannelState>;
 
   constructor(
     readonly channel: string,
-    private readonly engine: Engine,
+    start: StartAt,
     private readonly hub: Hub,
     private readonly sink: SubscriptionSink,
-  ) {}
-
-  /**
-   * Joins the live feed and fixes the start position. Resolves with the channel's state
-   * at that moment (for a `subscribed` frame); delivery starts with `resume()`.
-   */
-  async open(start: StartAt): Promise<ChannelState> {
-    this.state = 'catching-up';
-    this.hub.add(this.channel, this);
+  ) {
     // Known at once for a cursor, so a caller that gives up early still has a true position.
     if (start.kind === 'after') this.position = { ...start.position };
+    this.ready = this.open(start);
+  }
+
+  /**
+   * Joins the live feed, and only once it is live reads the channel's position: a message
+   * published in between is then either in that position or delivered live.
+   */
+  private async open(start: StartAt): Promise<ChannelState> {
+    this.state = 'catching-up';
     try {
-      const info = await this.engine.info(this.channel);
-      if (start.kind === 'last') this.position = { epoch: info.epoch, offset: Math.max(info.first - 1, info.last - start.count) };
-      else if (start.kind === 'now') this.position = { epoch: info.epoch, offset: info.last };
+      await this.hub.join(this.channel, this);
+      const info = await this.hub.info(this.channel);
+      this.position = startPosition(start, info);
       return info;
     } catch (err) {
       this.close();
@@ -89,8 +99,25 @@ export class ChannelSubscription implements LiveListener {
         return;
       }
     }
-    this.state = 'catching-up';
-    void this.catchUp();
+    this.catchUpFromHistory();
+  }
+
+  /** The feed may have lost messages: read history from the position on, then go live again. */
+  missed(): void {
+    this.catchUpFromHistory();
+  }
+
+  /**
+   * The one way back to history: from live, start reading; while already reading, read
+   * once more before going live, since what the feed lost may have come after that read.
+   */
+  catchUpFromHistory(): void {
+    if (this.state === 'live') {
+      this.state = 'catching-up';
+      void this.catchUp();
+    } else if (this.state === 'catching-up') {
+      this.dirty = true;
+    }
   }
 
   private async catchUp(): Promise<void> {
@@ -99,7 +126,7 @@ export class ChannelSubscription implements LiveListener {
         this.dirty = false;
         let more = true;
         while (more && this.state === 'catching-up') {
-          const page = await readPage(this.engine, this.channel, this.position, PAGE);
+          const page = await readPage(this.hub, this.channel, this.position, PAGE);
           if (this.state !== 'catching-up') return;
           const step = catchUpStep(this.position, page);
           // The position moves message by message: a sink reads it as "the cursor after this one".
@@ -118,6 +145,14 @@ export class ChannelSubscription implements LiveListener {
       if (this.state === 'catching-up') this.state = 'live';
     } catch (err) {
       if (this.state === 'closed') return;
+      if (err instanceof TidingsError && err.code === 'unavailable') {
+        // The store is down for now (e.g. Redis restarting): the client's connection stays
+        // open and this reader tries again, from the same position, until it gets through.
+        setTimeout(() => {
+          if (this.state === 'catching-up') void this.catchUp();
+        }, RETRY_UNAVAILABLE_MS).unref();
+        return;
+      }
       this.close();
       this.sink.failed(err, this);
     }
@@ -126,6 +161,6 @@ export class ChannelSubscription implements LiveListener {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.hub.remove(this.channel, this);
+    this.hub.leave(this.channel, this);
   }
 }

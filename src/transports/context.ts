@@ -3,7 +3,6 @@ import type { Access } from '../auth/access.js';
 import type { PublishRateLimit } from '../auth/rate-limit.js';
 import type { Config } from '../config.js';
 import type { CoarseTimer } from '../core/coarse-timer.js';
-import type { Engine } from '../engines/engine.js';
 import type { OriginPolicy } from '../http/cors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
@@ -12,7 +11,7 @@ import type { FlushScheduler } from './outbox.js';
 /** What every transport is handed by server.ts; none of them builds its own. */
 export interface ServerContext {
   config: Config;
-  engine: Engine;
+  /** The only way to the engine: publish, read, info, subscribe. */
   hub: Hub;
   metrics: Metrics;
   logger: Logger;

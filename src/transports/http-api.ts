@@ -3,7 +3,7 @@ import type { Grants } from '../auth/access.js';
 import { bearerToken } from '../auth/api-key.js';
 import { assertChannelName } from '../core/channel-name.js';
 import { TidingsError } from '../core/errors.js';
-import type { PublishRequest, PublishResult } from '../engines/engine.js';
+import type { PublishRequest, PublishResult } from '../hub/hub.js';
 import { mediaType, parseJson, readBody } from '../http/body.js';
 import { sendJson } from '../http/respond.js';
 import type { ServerContext } from './context.js';
@@ -25,6 +25,15 @@ export function assertEventName(event: unknown): string | undefined {
     );
   }
   return event;
+}
+
+/** An Idempotency-Key (HTTP header, or a WebSocket publish frame's `idempotencyKey`), or undefined. */
+export function assertIdempotencyKey(key: unknown, name: string): string | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new TidingsError('invalid_parameter', `${name} must be 1 to 200 printable ASCII characters.`);
+  }
+  return key;
 }
 
 function parseOffsetParam(name: string, raw: string | null, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -54,13 +63,10 @@ export class HttpApi {
     this.ctx.rateLimit.take(req.socket.remoteAddress ?? '');
     const event = assertEventName(query.get('event') ?? undefined);
     const keyHeader = req.headers['idempotency-key'];
-    const idempotencyKey = Array.isArray(keyHeader) ? keyHeader[0] : keyHeader;
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new TidingsError('invalid_parameter', 'Idempotency-Key must be 1 to 200 printable ASCII characters.');
-    }
+    const idempotencyKey = assertIdempotencyKey(Array.isArray(keyHeader) ? keyHeader[0] : keyHeader, 'Idempotency-Key');
     const body = await readBody(req, this.ctx.config.maxMessageBytes);
     const data = this.decodeData(req, body);
-    const [result] = await this.ctx.engine.publish([{ channel, data, event, idempotencyKey }]);
+    const [result] = await this.ctx.hub.publish([{ channel, data, event, idempotencyKey }]);
     if (!result!.duplicate) this.ctx.metrics.published++;
     sendJson(res, result!.duplicate ? 200 : 201, publishedBody(result!));
   }
@@ -105,7 +111,7 @@ export class HttpApi {
       return { channel: name, data, event: assertEventName(event) };
     });
     this.ctx.rateLimit.take(req.socket.remoteAddress ?? '', batch.length);
-    const results = await this.ctx.engine.publish(batch);
+    const results = await this.ctx.hub.publish(batch);
     this.ctx.metrics.published += results.length;
     sendJson(res, 201, `{"results":[${results.map(publishedBody).join(',')}]}`);
   }
@@ -116,7 +122,7 @@ export class HttpApi {
     (await this.grants(req, query)).assertSubscribe(channel);
     const after = parseOffsetParam('after', query.get('after'), 0);
     const limit = parseOffsetParam('limit', query.get('limit'), DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT);
-    const page = await this.ctx.engine.read(channel, after, limit);
+    const page = await this.ctx.hub.read(channel, after, limit);
     const messages = page.messages.map((m) => m.json).join(',');
     sendJson(
       res,
@@ -129,7 +135,7 @@ export class HttpApi {
   async info(req: IncomingMessage, res: ServerResponse, channelName: string, query: URLSearchParams): Promise<void> {
     const channel = assertChannelName(channelName);
     (await this.grants(req, query)).assertSubscribe(channel);
-    const state = await this.ctx.engine.info(channel);
-    sendJson(res, 200, { channel, epoch: state.epoch, last: state.last, first: state.first, subscribers: this.ctx.hub.subscribers(channel) });
+    const [state, subscribers] = await Promise.all([this.ctx.hub.info(channel), this.ctx.hub.subscribers(channel)]);
+    sendJson(res, 200, { channel, epoch: state.epoch, last: state.last, first: state.first, subscribers });
   }
 }

@@ -1,36 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tokenExpired } from '../auth/access.js';
 import { bearerToken } from '../auth/api-key.js';
-import { encodeCursor, type Position } from '../core/cursor.js';
+import { parseEnvelopeForm, type EnvelopeForm } from '../core/compact-envelope.js';
+import { decodeCursor, type Position, type Positions } from '../core/cursor.js';
 import { TidingsError } from '../core/errors.js';
-import type { GapNotice, Message } from '../core/message.js';
-import { sendJson } from '../http/respond.js';
+import { sendProblem } from '../http/respond.js';
 import { parseSubscribeQuery, type ChannelStart } from '../http/subscribe-params.js';
 import { catchUpStep, readPage } from '../hub/catch-up.js';
-import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
+import { startPosition } from '../hub/start.js';
+import type { ChannelSubscription, SubscriptionSink } from '../hub/subscription.js';
+import { admitSubscriber } from './admission.js';
 import type { ServerContext } from './context.js';
-
-/** Most messages one poll answer carries per channel; the cursor says where to go on. */
-const PAGE = 1000;
-
-/** What one poll answer is built from, per channel. */
-interface Pending {
-  channel: string;
-  position: Position;
-  messages: Message[];
-  gap: GapNotice | undefined;
-}
-
-function answerBody(pending: readonly Pending[]): string {
-  const messages: string[] = [];
-  const gaps: GapNotice[] = [];
-  for (const p of pending) {
-    if (p.gap !== undefined) gaps.push(p.gap);
-    for (const m of p.messages) messages.push(m.json);
-  }
-  const cursor = encodeCursor(pending.map((p) => [p.channel, p.position]));
-  const gap = gaps.length > 0 ? `,"gap":${JSON.stringify(gaps)}` : '';
-  return `{"messages":[${messages.join(',')}],"cursor":"${cursor}"${gap}}`;
-}
+import { SharedAnswer, type Pending } from './poll-answer.js';
+import { PAGE, PollSpots } from './poll-spots.js';
+import type { Transport } from './push.js';
 
 function parseWait(raw: string | null, maxWaitMs: number): number {
   if (raw === null || raw === '' || raw === '0') return 0;
@@ -42,23 +25,59 @@ function parseWait(raw: string | null, maxWaitMs: number): number {
 }
 
 /**
+ * decodeCursor once per distinct cursor text per event-loop turn: the pollers answered
+ * together come back together, at one position, with the same cursor.
+ */
+function turnCachedDecoder(): (text: string) => Positions {
+  const cache = new Map<string, Positions>();
+  let clearing = false;
+  return (text) => {
+    let positions = cache.get(text);
+    if (positions === undefined) {
+      positions = decodeCursor(text);
+      cache.set(text, positions);
+      if (!clearing) {
+        clearing = true;
+        setImmediate(() => {
+          cache.clear();
+          clearing = false;
+        });
+      }
+    }
+    return positions;
+  };
+}
+
+/**
  * `GET /v1/poll`: short polling (`wait=0`, answer at once) and long polling (`wait=S`,
  * hold the request until a message or the deadline). Both read the same history and hand
  * back a cursor, so a client can switch between them, or to SSE or WebSocket, at any poll.
  */
-export class Poll {
-  constructor(private readonly ctx: ServerContext) {}
+export class Poll implements Transport {
+  readonly name = 'long_poll';
+  private readonly spots: PollSpots;
+  private readonly decodeCursor = turnCachedDecoder();
+
+  constructor(private readonly ctx: ServerContext) {
+    this.spots = new PollSpots(ctx);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const { config, metrics } = this.ctx;
     const waitMs = parseWait(query.get('wait'), config.longPollMaxWaitMs);
-    const starts = parseSubscribeQuery(query, config.maxSubscriptions);
-    const grants = await this.ctx.access.identify(bearerToken(req, query));
-    for (const s of starts) grants.assertSubscribe(s.channel);
-    if (this.ctx.isDraining()) throw new TidingsError('unavailable', 'The server is shutting down; poll another node or retry.', { 'retry-after': '1' });
+    const starts = parseSubscribeQuery(query, config.maxSubscriptions, undefined, this.decodeCursor);
+    const form = parseEnvelopeForm(query.get('envelope'));
+    const grants = await admitSubscriber(this.ctx, bearerToken(req, query), starts.map((s) => s.channel));
     const transport = waitMs === 0 ? 'short_poll' : 'long_poll';
     metrics.connections[transport]++;
     try {
+      // One channel from a cursor, what a polling client sends from its second poll on:
+      // served with every other poll at that channel and position (poll-spots.ts).
+      const only = starts.length === 1 ? starts[0]! : undefined;
+      if (only?.start.kind === 'after') {
+        await this.spots.poll(only.channel, only.start.position, form, res, waitMs, grants.expiresAtMs);
+        return;
+      }
       // Read at the end of this event-loop turn, not now: publishes that arrived in the
       // same turn are then in this answer instead of the next poll's. Under load that is
       // what lets one answer carry many messages; when idle it costs nothing.
@@ -66,10 +85,10 @@ export class Poll {
       const pending = await Promise.all(starts.map((s) => this.readNow(s)));
       const ready = pending.some((p) => p.messages.length > 0 || p.gap !== undefined);
       if (waitMs === 0 || ready) {
-        this.answer(res, pending, transport);
+        this.answer(res, pending, transport, form);
         return;
       }
-      await this.park(req, res, pending, waitMs);
+      await this.park(req, res, pending, waitMs, grants.expiresAtMs, form);
     } finally {
       metrics.connections[transport]--;
     }
@@ -77,26 +96,24 @@ export class Poll {
 
   /** Resolves a start to a position and reads what is already there after it. */
   private async readNow({ channel, start }: ChannelStart): Promise<Pending> {
-    const { engine } = this.ctx;
+    const { hub } = this.ctx;
     let position: Position;
     if (start.kind === 'after') {
       position = start.position;
     } else {
-      const info = await engine.info(channel);
-      const offset = start.kind === 'last' ? Math.max(info.first - 1, info.last - start.count) : info.last;
-      position = { epoch: info.epoch, offset };
-      if (offset === info.last) return { channel, position, messages: [], gap: undefined };
+      const info = await hub.info(channel);
+      position = startPosition(start, info);
+      if (position.offset === info.last) return { channel, position, messages: [], gap: undefined };
     }
-    const step = catchUpStep(position, await readPage(engine, channel, position, PAGE));
+    const step = catchUpStep(position, await readPage(hub, channel, position, PAGE));
     return { channel, position: step.position, messages: step.messages, gap: step.gap };
   }
 
-  private answer(res: ServerResponse, pending: readonly Pending[], transport: 'short_poll' | 'long_poll'): void {
-    let count = 0;
-    for (const p of pending) count += p.messages.length;
-    this.ctx.metrics.deliveries[transport] += count;
+  private answer(res: ServerResponse, pending: readonly Pending[], transport: 'short_poll' | 'long_poll', form: EnvelopeForm): void {
+    const answer = new SharedAnswer(pending, form);
+    this.ctx.metrics.deliveries[transport] += answer.count;
     // While draining, the client's next poll must go elsewhere: don't keep this socket.
-    sendJson(res, 200, answerBody(pending), this.ctx.isDraining() ? { connection: 'close' } : {});
+    answer.send(res, this.ctx.isDraining());
   }
 
   /**
@@ -104,7 +121,7 @@ export class Poll {
    * the end of this turn of the event loop, so a burst published together goes out in one
    * answer. The deadline is a slot on the shared coarse timer, not a timer of its own.
    */
-  private park(req: IncomingMessage, res: ServerResponse, pending: Pending[], waitMs: number): Promise<void> {
+  private park(req: IncomingMessage, res: ServerResponse, pending: Pending[], waitMs: number, tokenExpiresAt: number | undefined, form: EnvelopeForm): Promise<void> {
     const { ctx } = this;
     return new Promise<void>((resolve) => {
       const byChannel = new Map(pending.map((p) => [p.channel, p]));
@@ -112,7 +129,7 @@ export class Poll {
       let scheduled = false;
       const subscriptions: ChannelSubscription[] = [];
 
-      const finish = (why: 'ready' | 'timeout' | 'drain' | 'gone' | 'failed', error?: unknown) => {
+      const finish = (why: 'ready' | 'timeout' | 'drain' | 'gone' | 'failed' | 'expired', error?: unknown) => {
         if (finished) return;
         finished = true;
         for (const s of subscriptions) {
@@ -120,13 +137,17 @@ export class Poll {
           byChannel.get(s.channel)!.position = s.position;
         }
         cancelDeadline();
+        cancelExpiry();
         ctx.metrics.longPollsParked--;
         unregister();
         if (why === 'failed') {
           ctx.logger.warn({ err: error }, 'long poll failed while reading history');
           res.destroy();
+        } else if (why === 'expired') {
+          // Nothing was delivered, so the cursor the client holds is still right: it polls again with a fresh token.
+          sendProblem(res, tokenExpired());
         } else if (why !== 'gone') {
-          this.answer(res, pending, 'long_poll');
+          this.answer(res, pending, 'long_poll', form);
         }
         resolve();
       };
@@ -151,15 +172,23 @@ export class Poll {
       };
 
       ctx.metrics.longPollsParked++;
-      const cancelDeadline = ctx.timer.at(Date.now() + waitMs, () => finish('timeout'));
+      const deadline = Date.now() + waitMs;
+      const cancelDeadline = ctx.timer.at(deadline, () => finish('timeout'));
+      // A token that lapses before the deadline ends the wait with 401 token_expired.
+      const cancelExpiry = tokenExpiresAt !== undefined && tokenExpiresAt < deadline ? ctx.timer.at(tokenExpiresAt, () => finish('expired')) : () => {};
       const unregister = this.onDrain(() => finish('drain'));
       res.on('close', () => finish('gone'));
       req.socket.setTimeout(0);
+      // Shutdown began while this poll read: drain() has run already and won't come back for it.
+      if (ctx.isDraining()) {
+        finish('drain');
+        return;
+      }
 
       for (const p of pending) {
-        const sub = new ChannelSubscription(p.channel, ctx.engine, ctx.hub, sink);
+        const sub = ctx.hub.subscribe(p.channel, { kind: 'after', position: p.position }, sink);
         subscriptions.push(sub);
-        sub.open({ kind: 'after', position: p.position }).then(
+        sub.ready.then(
           () => sub.resume(),
           (err) => finish('failed', err),
         );
@@ -177,9 +206,22 @@ export class Poll {
   /** Shutdown: every parked long poll answers now, with what it has and its cursor. */
   drain(): void {
     for (const fn of [...this.drainWaiters]) fn();
+    this.spots.drain();
   }
 
+  /** Long polls parked now: the one count, kept by the metrics gauge. */
   get parked(): number {
-    return this.drainWaiters.size;
+    return this.ctx.metrics.longPollsParked;
+  }
+
+  /** Transport shape: what is open is the parked long polls. */
+  get size(): number {
+    return this.parked;
+  }
+
+  /** Shutdown: parked long polls answer with their cursor (the reason shows in `Connection: close`). */
+  closeAll(): Promise<void> {
+    this.drain();
+    return Promise.resolve();
   }
 }

@@ -2,29 +2,61 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { bearerToken } from '../auth/api-key.js';
 import { CLOSE_REASONS, type CloseReason } from '../core/close-reasons.js';
+import { compactMembers, parseEnvelopeForm, type EnvelopeForm } from '../core/compact-envelope.js';
 import { encodeCursor, encodeSingle } from '../core/cursor.js';
-import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
 import { parseSubscribeQuery } from '../http/subscribe-params.js';
-import { ChannelSubscription, type SubscriptionSink } from '../hub/subscription.js';
+import { admitSubscriber, shuttingDown } from './admission.js';
 import type { ServerContext } from './context.js';
-import { Outbox } from './outbox.js';
+import { PushConnection, PushTransport } from './push.js';
 
-/** `event:` + `data:` lines of a message: the same bytes for every SSE subscriber. */
-const SSE_BODY = Symbol('sse-body');
-/** The frame with a one-channel cursor as `id:`, as one HTTP chunk: shared by single-channel streams. */
-const SSE_CHUNK = Symbol('sse-chunk');
-/** The same frame unchunked, for the rare HTTP/1.0 client. */
-const SSE_FRAME = Symbol('sse-frame');
-
-function sseBody(m: Message): string {
-  // Envelope JSON has no raw newlines (JSON.stringify escapes them), so one data line holds it.
-  return `event: ${m.event ?? 'message'}\ndata: ${m.json}\n\n`;
+/**
+ * How one envelope form is framed: the `event:` + `data:` lines for a stream of several
+ * channels (`multi`, behind that stream's own `id:`), and the whole frame with the
+ * message's one-channel cursor as `id:` (`frame`), also as one HTTP chunk (`chunk`), shared
+ * by every single-channel stream. Each is made once per message.
+ */
+interface SseForm {
+  multi: symbol;
+  frame: symbol;
+  chunk: symbol;
+  body(m: Message, withChannel: boolean): string;
 }
 
-function sseFrame(m: Message): Buffer {
-  return Buffer.from(`id: ${encodeSingle(m.channel, m.epoch, m.offset)}\n${m.framed(SSE_BODY, sseBody)}`);
+const SSE_FORMS: Record<EnvelopeForm, SseForm> = {
+  full: {
+    multi: Symbol('sse-body'),
+    frame: Symbol('sse-frame'),
+    chunk: Symbol('sse-chunk'),
+    // Envelope JSON has no raw newlines (JSON.stringify escapes them), so one data line holds it.
+    body: (m) => `event: ${m.event ?? 'message'}\ndata: ${m.json}\n\n`,
+  },
+  compact: {
+    multi: Symbol('sse-compact-body'),
+    frame: Symbol('sse-compact-frame'),
+    chunk: Symbol('sse-compact-chunk'),
+    // `message` is EventSource's default event type: the line is only sent for a named event.
+    body: (m, withChannel) => `${m.event === undefined ? '' : `event: ${m.event}\n`}data: {${compactMembers(m, withChannel)}}\n\n`,
+  },
+};
+
+function sseFrame(m: Message, form: SseForm): Buffer {
+  return Buffer.from(`id: ${encodeSingle(m.channel, m.epoch, m.offset)}\n${form.body(m, false)}`);
 }
+
+/** What `Message.framed` calls to make each of a form's framings, made once per form rather than per delivery. */
+interface SseMakers {
+  multi(m: Message): string;
+  frame(m: Message): Buffer;
+  chunk(m: Message): Buffer;
+}
+
+function makersOf(f: SseForm): SseMakers {
+  const frame = (m: Message) => sseFrame(m, f);
+  return { multi: (m) => f.body(m, true), frame, chunk: (m) => httpChunk(m.framed(f.frame, frame)) };
+}
+
+const SSE_MAKERS: Record<EnvelopeForm, SseMakers> = { full: makersOf(SSE_FORMS.full), compact: makersOf(SSE_FORMS.compact) };
 
 /** `body` as one chunk of chunked transfer coding (RFC 9112 § 7.1): size in hex, CRLF, data, CRLF. */
 export function httpChunk(body: string | Buffer): Buffer {
@@ -44,20 +76,19 @@ export function httpChunk(body: string | Buffer): Buffer {
  * chunks: a message's chunk is built once and shared, and a turn's worth of frames for
  * one client is one socket write. Node's own `res.write` would frame every write anew.
  */
-class SseStream implements SubscriptionSink {
-  readonly subscriptions: ChannelSubscription[] = [];
-  wroteSinceTick = false;
-  private closed = false;
-  private readonly outbox: Outbox;
+class SseStream extends PushConnection {
+  private wroteSinceBeat = false;
   /** False only for HTTP/1.0 clients, which get the stream unchunked until the socket closes. */
   private chunked = true;
+  /** The envelope the client asked for (`envelope=`). */
+  envelope: EnvelopeForm = 'full';
 
   constructor(
-    private readonly owner: Sse,
+    owner: Sse,
     readonly res: ServerResponse,
     private readonly socket: Socket,
   ) {
-    this.outbox = new Outbox(owner.ctx.flush, socket);
+    super(owner, socket);
   }
 
   /** Writes the headers and the stream's opening; from here on the socket is ours. */
@@ -76,7 +107,7 @@ class SseStream implements SubscriptionSink {
   }
 
   private cursor(): string {
-    return encodeCursor(this.subscriptions.map((s) => [s.channel, s.position]));
+    return encodeCursor(Array.from(this.subscriptions, ([channel, s]) => [channel, s.position] as const));
   }
 
   /** Queues a frame given as text, chunk-framed here. */
@@ -84,18 +115,18 @@ class SseStream implements SubscriptionSink {
     this.push(this.chunked ? httpChunk(frame) : Buffer.from(frame));
   }
 
-  private push(bytes: Buffer): void {
-    if (this.closed) return;
-    this.outbox.push(bytes);
-    this.wroteSinceTick = true;
-    if (this.outbox.queued > this.owner.ctx.config.maxQueueBytes) this.close('slow_consumer');
+  protected override push(bytes: Buffer): void {
+    this.wroteSinceBeat = true;
+    super.push(bytes);
   }
 
   message(m: Message): void {
-    this.owner.ctx.metrics.deliveries.sse++;
-    if (this.subscriptions.length > 1) this.write(`id: ${this.cursor()}\n${m.framed(SSE_BODY, sseBody)}`);
-    else if (this.chunked) this.push(m.framed(SSE_CHUNK, (x) => httpChunk(x.framed(SSE_FRAME, sseFrame))));
-    else this.push(m.framed(SSE_FRAME, sseFrame));
+    this.ctx.metrics.deliveries.sse++;
+    const f = SSE_FORMS[this.envelope];
+    const make = SSE_MAKERS[this.envelope];
+    if (this.subscriptions.size > 1) this.write(`id: ${this.cursor()}\n${m.framed(f.multi, make.multi)}`);
+    else if (this.chunked) this.push(m.framed(f.chunk, make.chunk));
+    else this.push(m.framed(f.frame, make.frame));
   }
 
   gap(notice: GapNotice): void {
@@ -107,47 +138,27 @@ class SseStream implements SubscriptionSink {
     this.write(`id: ${this.cursor()}\n\n`);
   }
 
-  failed(error: unknown): void {
-    this.owner.ctx.logger.warn({ err: error }, 'SSE stream failed while reading history');
-    this.close('internal_error');
+  /** A stream silent for a whole beat (half the heartbeat interval) gets `: ping`. */
+  heartbeat(): void {
+    if (!this.wroteSinceBeat) this.write(': ping\n\n');
+    this.wroteSinceBeat = false;
   }
 
-  backlogged(): boolean {
-    return !this.closed && this.outbox.queued >= this.owner.ctx.config.maxQueueBytes / 2;
-  }
-
-  drained(): Promise<void> {
-    return this.outbox.drained();
-  }
-
-  ping(): void {
-    if (!this.wroteSinceTick) this.write(': ping\n\n');
-    this.wroteSinceTick = false;
-  }
-
-  close(reason: CloseReason): void {
-    if (this.closed) return;
+  protected shut(reason: CloseReason): void {
     if (reason === 'slow_consumer') {
-      this.owner.ctx.metrics.slowConsumersDropped.sse++;
       // Its buffer is full already: more bytes would only wait behind the rest.
       this.closed = true;
       this.res.destroy();
-    } else {
-      this.write(`event: close\ndata: ${JSON.stringify({ reason, message: CLOSE_REASONS[reason].text })}\n\n`);
-      this.closed = true;
-      this.outbox.flush();
-      // res.end() adds the last chunk. A stream's connection is not reused: end the socket
-      // too, so shutdown isn't left waiting on a keep-alive connection the client may keep.
-      this.res.end(() => this.socket.end());
+      return;
     }
-    this.cleanup();
-  }
-
-  cleanup(): void {
+    this.write(`event: close\ndata: ${JSON.stringify({ reason, message: CLOSE_REASONS[reason].text })}\n\n`);
     this.closed = true;
-    this.outbox.discard();
-    for (const s of this.subscriptions) s.close();
-    this.owner.forget(this);
+    this.outbox.flush();
+    // res.end() adds the last chunk; the connection stays usable for the client's next
+    // request (a reconnect with a fresh token, say). At shutdown the socket is ended too,
+    // so shutdown isn't left waiting on a keep-alive connection the client may keep.
+    if (reason === 'shutdown') this.res.end(() => this.socket.end());
+    else this.res.end();
   }
 }
 
@@ -155,28 +166,26 @@ class SseStream implements SubscriptionSink {
  * `GET /v1/events`: Server-Sent Events. One long response per client; resumable with
  * `Last-Event-ID`, because every frame's `id:` is the cursor after that frame.
  */
-export class Sse {
-  private readonly streams = new Set<SseStream>();
-  private heartbeat: NodeJS.Timeout | undefined;
-
-  constructor(readonly ctx: ServerContext) {}
+export class Sse extends PushTransport<SseStream> {
+  constructor(ctx: ServerContext) {
+    super('sse', ctx, Math.max(5, Math.floor(ctx.config.heartbeatMs / 2)));
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    const { config, metrics } = this.ctx;
+    const { config } = this.ctx;
     const lastEventId = req.headers['last-event-id'];
     const resumeFrom = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined;
     const starts = parseSubscribeQuery(query, config.maxSubscriptions, resumeFrom);
-    const grants = await this.ctx.access.identify(bearerToken(req, query));
-    for (const s of starts) grants.assertSubscribe(s.channel);
-    const unavailable = () => new TidingsError('unavailable', 'The server is shutting down; reconnect to another node.', { 'retry-after': '1' });
-    if (this.ctx.isDraining()) throw unavailable();
+    const envelope = parseEnvelopeForm(query.get('envelope'));
+    const grants = await admitSubscriber(this.ctx, bearerToken(req, query), starts.map((s) => s.channel));
 
     const stream = new SseStream(this, res, req.socket);
-    for (const { channel } of starts) stream.subscriptions.push(new ChannelSubscription(channel, this.ctx.engine, this.ctx.hub, stream));
+    stream.envelope = envelope;
+    for (const { channel, start } of starts) stream.subscriptions.set(channel, this.ctx.hub.subscribe(channel, start, stream));
     res.on('close', () => stream.cleanup());
     try {
-      await Promise.all(starts.map(({ start }, i) => stream.subscriptions[i]!.open(start)));
-      if (this.ctx.isDraining()) throw unavailable();
+      await Promise.all([...stream.subscriptions.values()].map((s) => s.ready));
+      if (this.ctx.isDraining()) throw shuttingDown();
     } catch (err) {
       stream.cleanup();
       throw err;
@@ -184,44 +193,18 @@ export class Sse {
     if (res.destroyed) return;
     req.socket.setTimeout(0);
     stream.start(config.sseRetryMs);
-    // Counted, pinged and closed at shutdown only once its headers are out.
-    this.streams.add(stream);
-    metrics.connections.sse++;
-    this.startHeartbeat();
-    for (const s of stream.subscriptions) s.resume();
+    // Counted, beaten and closed at shutdown only once its headers are out.
+    this.add(stream);
+    // A stream would outlive its token otherwise: at exp it ends with `event: close`, reason token_expired.
+    stream.watchExpiry(grants);
+    for (const s of stream.subscriptions.values()) s.resume();
   }
 
-  forget(stream: SseStream): void {
-    if (this.streams.delete(stream)) this.ctx.metrics.connections.sse--;
-    if (this.streams.size === 0 && this.heartbeat !== undefined) {
-      clearInterval(this.heartbeat);
-      this.heartbeat = undefined;
-    }
-  }
-
-  /** One timer for every stream: a stream silent for a whole half-interval gets `: ping`. */
-  private startHeartbeat(): void {
-    if (this.heartbeat !== undefined) return;
-    this.heartbeat = setInterval(() => {
-      for (const s of this.streams) s.ping();
-    }, Math.max(5, Math.floor(this.ctx.config.heartbeatMs / 2)));
-    this.heartbeat.unref();
-  }
-
-  /** Shutdown: tell every stream why it ends, end it, and resolve once every end is sent. */
-  closeAll(reason: CloseReason): Promise<void> {
-    const ends = [...this.streams].map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.res.once('finish', resolve);
-          s.res.once('close', resolve);
-          s.close(reason);
-        }),
-    );
-    return Promise.all(ends).then(() => undefined);
-  }
-
-  get size(): number {
-    return this.streams.size;
+  /** Resolves once the stream's last chunk is written, or the response is gone. */
+  protected whenEnded(stream: SseStream): Promise<void> {
+    return new Promise<void>((resolve) => {
+      stream.res.once('finish', resolve);
+      stream.res.once('close', resolve);
+    });
   }
 }

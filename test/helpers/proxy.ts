@@ -44,6 +44,17 @@ export class CuttableProxy {
     for (const s of this.sockets) s.destroy();
   }
 
+  /**
+   * Stops passing bytes on every open connection without closing any, as a link that died
+   * silently (a sleeping laptop, a NAT that forgot the flow); new connections still work.
+   */
+  freeze(): void {
+    for (const s of this.sockets) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
   restore(): void {
     this.refusing = false;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { configWith, type Config } from '../../src/config.js';
 import { startServer, type TidingsServer } from '../../src/server.js';
 
-/** The envelope of PROTOCOL.md as a client sees it. */
+/** The envelope of docs/protocol.md as a client sees it. */
 export interface Envelope {
   channel: string;
   offset: number;
@@ -145,7 +145,7 @@ export interface ProblemBody {
   detail: string;
 }
 
-/** Asserts an RFC 9457 answer as PROTOCOL.md § Errors describes it, with `status` and `code`. */
+/** Asserts an RFC 9457 answer as docs/protocol.md § Error codes describes it, with `status` and `code`. */
 export function assertProblem(answer: JsonAnswer<unknown>, status: number, code: string, what = ''): ProblemBody {
   const label = `${what} → ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`;
   if (answer.status !== status) throw new Error(`expected ${status} ${code}: ${label}`);

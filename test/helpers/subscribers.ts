@@ -1,5 +1,8 @@
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
+import { Tidings } from '../../src/client/node.js';
+import type { Subscription } from '../../src/client/tidings.js';
+import { QUICK } from './sdk.js';
 import { waitFor, within, type Envelope, type GapNotice } from './server.js';
 
 /**
@@ -250,6 +253,10 @@ export class WsSubscriber implements Subscriber {
       } else if (frame.type === 'gap') {
         const { type: _type, ...gap } = frame;
         this.gaps.push(gap as unknown as GapNotice);
+      } else if (frame.type === 'subscribed' && typeof frame.cursor === 'string' && !this.cursors.has(frame.channel as string)) {
+        // The start position (docs/protocol.md § Additions): a drop before the first
+        // message resumes here, not from "now".
+        this.cursors.set(frame.channel as string, frame.cursor);
       }
     });
     socket.on('close', (code) => (this.closeCode = code));
@@ -314,8 +321,6 @@ export class WsSubscriber implements Subscriber {
 
   async resume(): Promise<void> {
     await this.connect();
-    // The WebSocket `subscribed` frame carries no cursor, so a channel that delivered
-    // nothing yet resumes from the cursor it started with.
     await this.subscribeAll((channel) => this.cursors.get(channel) ?? this.opts.cursor);
   }
 
@@ -324,13 +329,74 @@ export class WsSubscriber implements Subscriber {
   }
 }
 
+/**
+ * The client SDK (src/client) held to the same contract: `drop()` closes the client as a
+ * lost page would, `resume()` starts a new one from each subscription's cursor.
+ */
+export class SdkSubscriber implements Subscriber {
+  readonly messages: Envelope[] = [];
+  readonly gaps: GapNotice[] = [];
+  private client: Tidings | undefined;
+  private subs: Subscription[] = [];
+  private opts: SubscribeOptions = { channels: [] };
+
+  constructor(
+    private readonly baseUrl: string,
+    readonly name: TransportName,
+  ) {}
+
+  get cursor(): string | undefined {
+    return this.subs.length === 1 ? this.subs[0]!.cursor : undefined;
+  }
+
+  private async start(cursorFor: (channel: string) => string | undefined): Promise<void> {
+    const client = new Tidings(this.baseUrl, { ...QUICK, transports: [this.name] });
+    this.client = client;
+    client.on('gap', (g) => this.gaps.push(g));
+    this.subs = this.opts.channels.map((channel) => {
+      const cursor = cursorFor(channel);
+      return client.subscribe(channel, (m) => this.messages.push(m as Envelope), cursor !== undefined ? { cursor } : { last: this.opts.last });
+    });
+    await waitFor(() => client.state === 'connected', 5000, `SDK connected over ${this.name}`);
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<void> {
+    this.opts = opts;
+    await this.start(() => opts.cursor);
+  }
+
+  async drop(): Promise<void> {
+    this.client?.close();
+  }
+
+  async resume(): Promise<void> {
+    const cursors = new Map(this.subs.map((s) => [s.channel, s.cursor]));
+    await this.start((channel) => cursors.get(channel) ?? this.opts.cursor);
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
+  }
+}
+
 export interface TransportCase {
   name: TransportName;
   make(baseUrl: string): Subscriber;
 }
 
-/** The table every shared scenario runs over. */
+/** The table every shared scenario runs over: the SDK, forced onto each transport. */
 export const transportCases: readonly TransportCase[] = [
+  { name: 'short-poll', make: (url) => new SdkSubscriber(url, 'short-poll') },
+  { name: 'long-poll', make: (url) => new SdkSubscriber(url, 'long-poll') },
+  { name: 'sse', make: (url) => new SdkSubscriber(url, 'sse') },
+  { name: 'ws', make: (url) => new SdkSubscriber(url, 'ws') },
+];
+
+/**
+ * The same four, spoken by hand on the wire: the black-box check that the server's frames
+ * are what docs/protocol.md says, whatever the SDK does.
+ */
+export const rawTransportCases: readonly TransportCase[] = [
   { name: 'short-poll', make: (url) => new PollSubscriber(url, 'short-poll') },
   { name: 'long-poll', make: (url) => new PollSubscriber(url, 'long-poll') },
   { name: 'sse', make: (url) => new SseSubscriber(url) },

@@ -25,7 +25,7 @@ async function upgradeStatus(baseUrl: string, query: string): Promise<{ status: 
   }
 }
 
-describe('HTTP errors are problem+json with a stable code (PROTOCOL.md § Errors)', () => {
+describe('HTTP errors are problem+json with a stable code (docs/protocol.md § Error codes)', () => {
   let server: TidingsServer;
   before(async () => (server = await startTestServer({ maxMessageBytes: 1024, maxSubscriptions: 2 })));
   after(() => server.close());

@@ -2,21 +2,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { seededRandom as prng } from '../../src/core/seeded-random.js';
 import type { TidingsServer } from '../../src/server.js';
 import { offsets, publishSeries, range, request, startTestServer, uniqueChannel, waitFor, within, type Envelope } from '../helpers/server.js';
 import { WsSubscriber } from '../helpers/subscribers.js';
-
-/** mulberry32: a seeded PRNG, so a failing run can be replayed with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 

@@ -32,7 +32,7 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
   body: JSON.stringify(body),
 });
 
-describe('HTTP API (PROTOCOL.md § Plain HTTP request/response)', () => {
+describe('HTTP API (docs/protocol.md § Plain HTTP)', () => {
   let server: TidingsServer;
   before(async () => (server = await startTestServer()));
   after(() => server.close());

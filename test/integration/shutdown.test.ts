@@ -1,43 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { SETTINGS } from '../../src/config.js';
+import { CLI, spawnServer } from '../helpers/cli.js';
 import { RawSse } from '../helpers/sse-raw.js';
 import { publish, request, uniqueChannel, waitFor, waitForSubscribers, within } from '../helpers/server.js';
 import { WsSubscriber } from '../helpers/subscribers.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-/** Runs `tidings serve` and resolves with its URL once it logs 'tidings listening'. */
-async function spawnServer(args: string[]): Promise<{ child: ChildProcess; url: string; logs: Record<string, unknown>[]; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return;
-        }
-        logs.push(entry);
-        if (entry.msg === 'tidings listening') resolve(`http://127.0.0.1:${entry.port as number}`);
-      });
-      void exited.then((code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
-    }),
-    10_000,
-    'the CLI to listen',
-  );
-  return { child, url, logs, exited };
-}
 
 describe('graceful shutdown of the real CLI on SIGTERM', () => {
   it('answers parked long polls, says goodbye on SSE and WebSocket, turns /healthz 503, exits 0', async () => {
@@ -110,23 +78,60 @@ describe('graceful shutdown of the real CLI on SIGTERM', () => {
 });
 
 describe('tidings serve flags', () => {
-  const BAD: Record<string, string> = { string: '', secret: '', port: '70000', count: 'many', duration: 'soon', size: 'huge', list: ',', url: 'not a url' };
+  const BAD: Record<string, string> = { string: '', secret: '', port: '70000', count: 'many', duration: 'soon', size: 'huge', list: ',', url: 'not a url', workers: '0' };
 
   it('every flag with a bad value stops the CLI with exit code 2 and a message naming that flag', async () => {
-    const runs = SETTINGS.map(async (s) => {
+    // Four CLIs at a time: one per setting at once starves a busy two-core machine.
+    const results: { flag: string; code: number | null; stderr: string }[] = [];
+    // A boolean flag takes no value (--web / --no-web): its bad values come from the env var (below).
+    const valued = SETTINGS.filter((s) => s.kind !== 'boolean');
+    const queue = [...valued];
+    const worker = async () => {
+      for (let s = queue.shift(); s !== undefined; s = queue.shift()) results.push(await runOne(s));
+    };
+    const runOne = async (s: (typeof SETTINGS)[number]) => {
       const value = BAD[s.kind];
       assert.ok(value !== undefined, `a bad value for kind ${s.kind}`);
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', s.flag, value], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
-      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 15_000, `exit for ${s.flag}`).finally(() => {
+      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 30_000, `exit for ${s.flag}`).finally(() => {
         if (child.exitCode === null) child.kill('SIGKILL');
       });
       return { flag: s.flag, code, stderr };
-    });
-    for (const { flag, code, stderr } of await Promise.all(runs)) {
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    assert.equal(results.length, valued.length);
+    for (const { flag, code, stderr } of results) {
       assert.equal(code, 2, `${flag}: exit code (stderr: ${stderr.trim()})`);
       assert.ok(stderr.includes(flag), `${flag} is named in: ${stderr.trim()}`);
+    }
+  });
+
+  it('a boolean setting with a bad env value stops the CLI with exit code 2 naming the env var', async () => {
+    for (const s of SETTINGS.filter((x) => x.kind === 'boolean')) {
+      const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, [s.env]: 'maybe' } });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 15_000, `exit for ${s.env}`).finally(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      assert.equal(code, 2, `${s.env}: exit code (stderr: ${stderr.trim()})`);
+      assert.match(stderr, new RegExp(`${s.env}: "maybe" is not a boolean`));
+    }
+  });
+
+  it('boolean flags take effect: --no-web hides the pages, --demo runs the demo feed, the last of a pair wins', async () => {
+    const { child, url, logs, exited } = await spawnServer(['--no-web', '--demo', '--no-demo', '--demo', '--log-level', 'info']);
+    try {
+      assert.equal((await request(url, '/')).status, 404);
+      assert.equal((await request(url, '/client.js')).status, 200);
+      await waitFor(async () => ((await request<{ last: number }>(url, '/v1/channels/demo:ticker')).body.last ?? 0) > 0, 5000, 'a demo tick');
+      assert.ok(logs.some((l) => l.msg === 'demo feed running'));
+      assert.ok(!logs.some((l) => l.msg === 'transport lab and sample apps'), 'no lab announced with --no-web');
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await within(exited, 8000, 'exit'), 0);
     }
   });
 

@@ -11,7 +11,7 @@ import {
   uniqueChannel,
   waitFor,
 } from '../helpers/server.js';
-import { transportCases, type Subscriber } from '../helpers/subscribers.js';
+import { rawTransportCases, transportCases, type Subscriber } from '../helpers/subscribers.js';
 
 /** Waits until `sub` holds `n` messages, then gives the server a moment to send any extra. */
 async function receive(sub: Subscriber, n: number, what = `${n} messages on ${sub.name}`): Promise<void> {
@@ -25,7 +25,8 @@ describe('one message reaches every transport at once', () => {
 
   it('50 messages arrive at a short poller, a long poller, SSE and WebSocket, in order, once each', async () => {
     const channel = uniqueChannel('fanout');
-    const subs = transportCases.map((c) => c.make(server.url));
+    // Raw wire clients and the SDK side by side: the server's frames and the SDK agree.
+    const subs = [...rawTransportCases, ...transportCases].map((c) => c.make(server.url));
     try {
       await Promise.all(subs.map((s) => s.subscribe({ channels: [channel] })));
       // SSE, WebSocket and the parked long poll count as live subscriptions.
@@ -50,8 +51,8 @@ describe('one message reaches every transport at once', () => {
   });
 });
 
-for (const transport of transportCases) {
-  describe(`transport case: ${transport.name}`, () => {
+for (const [kind, transport] of [...rawTransportCases.map((c) => ['raw', c] as const), ...transportCases.map((c) => ['SDK', c] as const)]) {
+  describe(`transport case: ${transport.name} (${kind})`, () => {
     let server: TidingsServer;
     /** historyCount 5, to trim history while a subscriber is away. */
     let small: TidingsServer;

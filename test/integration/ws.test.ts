@@ -121,6 +121,22 @@ describe('WebSocket frames (GET /v1/ws)', () => {
     }
   });
 
+  it('publish with an idempotencyKey: a repeat (a retry after a reconnect) answers the first offset and publishes nothing', async () => {
+    const channel = uniqueChannel('wsidem');
+    const publisher = new WsSubscriber(server.url);
+    try {
+      await publisher.connect();
+      const first = await publisher.call({ type: 'publish', channel, data: 'once', idempotencyKey: 'order-17' });
+      const again = await publisher.call({ type: 'publish', channel, data: 'once', idempotencyKey: 'order-17' });
+      assert.deepEqual([first.type, first.offset, again.type, again.offset], ['ack', 1, 'ack', 1]);
+      assert.equal((await channelInfo(server.url, channel)).last, 1);
+      const bad = await publisher.call({ type: 'publish', channel, data: 1, idempotencyKey: '' });
+      assert.deepEqual([bad.type, bad.code], ['error', 'invalid_parameter']);
+    } finally {
+      await publisher.close();
+    }
+  });
+
   it('ping → pong with the same id', async () => {
     const ws = new WsSubscriber(server.url);
     try {

@@ -27,6 +27,27 @@ describe('CoarseTimer (src/core/coarse-timer.ts)', () => {
     }
   });
 
+  it('thousands of far deadlines (token expiries hours away) neither fire early nor hold back a near one; an entry added while firing fires too', async () => {
+    const timer = new CoarseTimer(10);
+    try {
+      const now = Date.now();
+      let far = 0;
+      for (let i = 0; i < 5000; i++) timer.at(now + 3_600_000 - i * 700, () => far++);
+      const order: string[] = [];
+      timer.at(now + 40, () => order.push('second'));
+      timer.at(now + 20, () => {
+        order.push('first');
+        timer.at(Date.now(), () => order.push('added while firing'));
+      });
+      await waitFor(() => order.length === 3, 2000, 'the near entries');
+      assert.deepEqual(order.slice(0, 1), ['first']);
+      assert.deepEqual(new Set(order), new Set(['first', 'second', 'added while firing']));
+      assert.equal(far, 0);
+    } finally {
+      timer.stop();
+    }
+  });
+
   it('a deadline in the past fires on the next tick', async () => {
     const timer = new CoarseTimer(10);
     let fired = false;

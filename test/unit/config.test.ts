@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, SETTINGS, configWith, loadConfig, type Config } from '../../src/config.js';
+import { cappedByOpenFiles, openFileLimit } from '../../src/http/connection-limits.js';
 
 function failsNaming(flags: Partial<Record<keyof Config, string>>, env: NodeJS.ProcessEnv, name: string, also?: RegExp): void {
   assert.throws(
@@ -62,10 +63,51 @@ describe('loadConfig (src/config.ts)', () => {
     assert.doesNotThrow(() => loadConfig({}, {}));
   });
 
+  it('limits and timeouts: documented defaults, and headers may not outlast the whole request', () => {
+    const c = loadConfig({}, {});
+    assert.deepEqual(
+      [c.maxConnections, c.maxConnectionsPerIp, c.headersTimeoutMs, c.requestTimeoutMs, c.lingeringBytes, c.lingeringTimeMs],
+      [50_000, 0, 10_000, 30_000, 4 * 1024 ** 2, 2000],
+    );
+    failsNaming({ headersTimeoutMs: '40s' }, {}, '--headers-timeout', /--request-timeout/);
+    assert.equal(loadConfig({ headersTimeoutMs: '40s', requestTimeoutMs: '0' }, {}).headersTimeoutMs, 40_000, 'no request timeout: any headers timeout');
+    failsNaming({ headersTimeoutMs: '50ms' }, {}, '--headers-timeout', /minimum/);
+    failsNaming({}, { TIDINGS_MAX_CONNECTIONS: '-1' }, 'TIDINGS_MAX_CONNECTIONS');
+  });
+
+  it('boolean settings (--web, --demo) take true/false and their usual spellings, and refuse anything else', () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.web, true);
+    assert.equal(c.demo, false);
+    assert.equal(loadConfig({ web: 'false' }, {}).web, false);
+    assert.equal(loadConfig({}, { TIDINGS_WEB: 'off' }).web, false);
+    assert.equal(loadConfig({}, { TIDINGS_DEMO: 'TRUE' }).demo, true);
+    assert.equal(loadConfig({}, { TIDINGS_DEMO: '1' }).demo, true);
+    assert.equal(loadConfig({ demo: 'false' }, { TIDINGS_DEMO: 'yes' }).demo, false);
+    failsNaming({}, { TIDINGS_WEB: 'maybe' }, 'TIDINGS_WEB', /not a boolean/);
+    failsNaming({}, { TIDINGS_DEMO: 'constructor' }, 'TIDINGS_DEMO', /not a boolean/);
+  });
+
   it('configWith overrides defaults for embedding', () => {
     const c = configWith({ port: 0, historyCount: 3 });
     assert.equal(c.port, 0);
     assert.equal(c.historyCount, 3);
     assert.equal(c.heartbeatMs, 15_000);
+  });
+});
+
+describe('connection limits and the open-file limit (src/http/connection-limits.ts)', () => {
+  it('reads the soft open-file limit from /proc/<pid>/limits text', () => {
+    const text = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 4096                 files     \n';
+    assert.equal(openFileLimit(text), 1024);
+    assert.equal(openFileLimit('Max open files            unlimited            unlimited            files\n'), undefined);
+    assert.equal(openFileLimit('nothing here'), undefined);
+  });
+
+  it('--max-connections is capped below the open-file limit, where the kernel would refuse unanswered', () => {
+    assert.equal(cappedByOpenFiles(50_000, 1024), 960);
+    assert.equal(cappedByOpenFiles(500, 1024), 500);
+    assert.equal(cappedByOpenFiles(50_000, undefined), 50_000);
+    assert.equal(cappedByOpenFiles(0, 1024), 0, 'off stays off');
   });
 });
