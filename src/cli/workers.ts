@@ -46,7 +46,10 @@ export function runPrimary(config: Config): void {
   cluster.on('exit', (worker, code, signal) => {
     const wasServing = listened.delete(worker);
     if (stopping) {
-      if (code !== 0) failed = true;
+      if (code !== 0) {
+        failed = true;
+        logger.error({ pid: worker.process.pid, code, signal }, 'worker did not stop cleanly');
+      }
       if (alive() === 0) process.exit(failed ? 1 : 0);
     } else if (wasServing || listened.size > 0) {
       // It served, or its siblings do: the setup is sound, so this is worth another go.

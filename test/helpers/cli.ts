@@ -11,6 +11,8 @@ export interface SpawnedServer {
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
   exited: Promise<number | null>;
+  /** Everything written to stderr so far (crashes and one-line refusals land there, not in the log). */
+  readonly stderr: string;
 }
 
 /** Runs `tidings serve` and resolves with its URL once it logs 'tidings listening'. */
@@ -44,5 +46,13 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = proce
     child.kill('SIGKILL');
     throw err;
   });
-  return { child, url, logs, exited };
+  return {
+    child,
+    url,
+    logs,
+    exited,
+    get stderr() {
+      return stderr;
+    },
+  };
 }

@@ -51,7 +51,8 @@ describe('tidings serve --workers', () => {
         await publish(server.url, channel, { n: 6 });
 
         server.child.kill('SIGTERM');
-        assert.equal(await within(server.exited, 20_000, 'the primary to exit'), 0);
+        const code = await within(server.exited, 20_000, 'the primary to exit');
+        assert.equal(code, 0, `the primary exited ${code}; its and the workers' warnings and errors:\n${server.logs.filter((l) => (l.level as number) >= 40).map((l) => JSON.stringify(l)).join('\n')}\n${server.stderr}`);
         assert.equal(server.logs.filter((l) => l.msg === 'stopped').length, 2, 'both live workers shut down gracefully');
       } finally {
         if (server.child.exitCode === null) server.child.kill('SIGKILL');
