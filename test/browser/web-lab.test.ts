@@ -129,7 +129,7 @@ describe('the transport lab at /', { skip: browserSkipReason() }, () => {
       await waitForCounts(page, 3);
       // While it went away, the browser itself logs the requests the draining server refused (503)
       // and the connections refused or cut once it was gone; nothing else.
-      const expected = /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONNECTION_CLOSED|EMPTY_RESPONSE)|status of 503 \(Service Unavailable\)/;
+      const expected = /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONNECTION_CLOSED|EMPTY_RESPONSE|SOCKET_NOT_CONNECTED)|status of 503 \(Service Unavailable\)/;
       assert.deepEqual(errors.filter((e) => !expected.test(e)), []);
     } finally {
       await context.close();
