@@ -41,7 +41,11 @@ export function runPrimary(config: Config): void {
     }, wait);
   };
 
-  const alive = () => Object.keys(cluster.workers ?? {}).length;
+  // A worker leaves cluster.workers only once it has both exited and disconnected, in
+  // either order: count the ones not yet dead, or an exit seen before its disconnect
+  // would leave the primary waiting for a worker that is gone.
+  const living = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+  const alive = () => living().length;
 
   cluster.on('exit', (worker, code, signal) => {
     const wasServing = listened.delete(worker);
@@ -67,10 +71,10 @@ export function runPrimary(config: Config): void {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'signal received: draining every worker');
-    const workers = Object.values(cluster.workers ?? {});
+    const workers = living();
+    logger.info({ signal, workers: workers.length }, 'signal received: draining every worker');
     if (workers.length === 0) process.exit(0);
-    for (const w of workers) w?.process.kill('SIGTERM');
+    for (const w of workers) w.process.kill('SIGTERM');
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
