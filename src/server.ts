@@ -99,7 +99,7 @@ export class TidingsServer {
       metrics: new Metrics(),
       logger,
       timer: new CoarseTimer(100),
-      flush: new FlushScheduler(),
+      flush: new FlushScheduler(config.writeGapMs),
       access: new Access(
         new ApiKeyGuard(config.apiKey),
         config.jwtSecret !== undefined || config.jwksUrl !== undefined

@@ -1,27 +1,47 @@
 import type { Writable } from 'node:stream';
 
-/** Something with bytes waiting to be written at the end of this event-loop turn. */
+/** Something with bytes waiting to be written. */
 interface Flushable {
   flush(): void;
+  /** `performance.now()` of its last write; -Infinity before the first. */
+  readonly lastWriteAt: number;
 }
 
 /**
- * One `setImmediate` for every connection that has something to send. A message fanned
- * out to N subscribers costs N array pushes now and one write per subscriber later, however
- * many messages reached that subscriber in the turn: several messages published together
- * or in quick succession leave in one write syscall instead of one each. The cost is at
- * most one event-loop turn of latency.
+ * When each push connection's waiting bytes are written: at the end of the event-loop
+ * turn (one `setImmediate` for every connection), or, for a connection written less than
+ * `gapMs` ago, when that gap is over (one shared timer for all of them).
+ *
+ * Each write to a socket is a syscall whose kernel cost (about 4 µs on loopback, measured
+ * in bench/notes.md) dwarfs the message's own; at 200 messages/s a connection would pay
+ * it for every message. With the gap, a connection is written at most once per `gapMs`,
+ * with everything that arrived meanwhile, so CPU per delivery falls as the rate rises;
+ * a message to a connection that was quiet for the gap still leaves at the end of the
+ * turn. The cost is at most `gapMs` of added latency, and only while a connection gets
+ * more than 1000 / gapMs writes a second (`--write-gap`; 0 writes every turn).
  */
 export class FlushScheduler {
   private dirty: Flushable[] = [];
   private scheduled = false;
+  /** Written too recently: flushed by `timer` once their gap is over. */
+  private waiting: Flushable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = Infinity;
+
+  constructor(private readonly gapMs = 0) {}
 
   mark(outbox: Flushable): void {
-    this.dirty.push(outbox);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.run);
+    const dueAt = outbox.lastWriteAt + this.gapMs;
+    if (this.gapMs === 0 || dueAt <= performance.now()) {
+      this.dirty.push(outbox);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.run);
+      }
+      return;
     }
+    this.waiting.push(outbox);
+    if (dueAt < this.timerDueAt) this.arm(dueAt);
   }
 
   private readonly run = (): void => {
@@ -29,6 +49,32 @@ export class FlushScheduler {
     this.dirty = [];
     this.scheduled = false;
     for (const outbox of dirty) outbox.flush();
+  };
+
+  private arm(dueAt: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(this.release, Math.max(0, Math.ceil(dueAt - performance.now())));
+  }
+
+  /** Writes every waiting connection whose gap is over; the timer waits for the rest. */
+  private readonly release = (): void => {
+    this.timer = undefined;
+    this.timerDueAt = Infinity;
+    // Timers fire on whole milliseconds: a gap less than 1 ms from over counts as over.
+    const now = performance.now() + 1;
+    const waiting = this.waiting;
+    this.waiting = [];
+    let next = Infinity;
+    for (const outbox of waiting) {
+      const dueAt = outbox.lastWriteAt + this.gapMs;
+      if (dueAt <= now) outbox.flush();
+      else {
+        this.waiting.push(outbox);
+        if (dueAt < next) next = dueAt;
+      }
+    }
+    if (next !== Infinity) this.arm(next);
   };
 }
 
@@ -40,6 +86,7 @@ export class FlushScheduler {
 export class Outbox implements Flushable {
   private chunks: Buffer[] = [];
   private bytes = 0;
+  lastWriteAt = -Infinity;
 
   constructor(
     private readonly scheduler: FlushScheduler,
@@ -60,7 +107,9 @@ export class Outbox implements Flushable {
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
     this.bytes = 0;
-    if (this.open()) this.socket.write(data);
+    if (!this.open()) return;
+    this.lastWriteAt = performance.now();
+    this.socket.write(data);
   }
 
   /** Unsent bytes here and in the socket's buffer. */

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { FlushScheduler, Outbox } from '../../src/transports/outbox.js';
+
+/** A socket that records each write: what it got, and when. */
+class RecordingSocket extends Writable {
+  readonly writes: { text: string; at: number }[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.writes.push({ text: chunk.toString(), at: performance.now() });
+    done();
+  }
+}
+
+const until = async (check: () => boolean, what: string): Promise<void> => {
+  for (let i = 0; i < 500; i++) {
+    if (check()) return;
+    await sleep(5);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+};
+
+describe('the outbox and its flush scheduler (src/transports/outbox.ts)', () => {
+  it('without a gap: what a turn pushes leaves in one write at the end of the turn, every turn', async () => {
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(0), socket);
+    outbox.push(Buffer.from('a'));
+    outbox.push(Buffer.from('b'));
+    assert.equal(socket.writes.length, 0, 'nothing is written during the turn');
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['ab']);
+    outbox.push(Buffer.from('c'));
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['ab', 'c']);
+  });
+
+  it('with a gap: a quiet connection is written at the end of the turn; one written less than the gap ago waits for it and then gets everything in one write', async () => {
+    const gapMs = 60;
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(gapMs), socket);
+    outbox.push(Buffer.from('1'));
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['1'], 'the first write does not wait');
+
+    outbox.push(Buffer.from('2'));
+    await nextTurn();
+    await sleep(5);
+    outbox.push(Buffer.from('3'));
+    await nextTurn();
+    assert.equal(socket.writes.length, 1, 'within the gap, nothing more is written');
+
+    await until(() => socket.writes.length === 2, 'the second write');
+    assert.equal(socket.writes[1]!.text, '23', 'what came within the gap leaves together, in order');
+    assert.ok(socket.writes[1]!.at - socket.writes[0]!.at >= gapMs - 1, `the second write waited for the gap (${(socket.writes[1]!.at - socket.writes[0]!.at).toFixed(1)} ms)`);
+
+    await sleep(gapMs + 10);
+    outbox.push(Buffer.from('4'));
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['1', '23', '4'], 'quiet for the gap again: written at the end of the turn');
+  });
+
+  it('one timer serves connections whose gaps end at different times, each written once its own gap is over', async () => {
+    const gapMs = 40;
+    const scheduler = new FlushScheduler(gapMs);
+    const early = new RecordingSocket();
+    const late = new RecordingSocket();
+    const earlyBox = new Outbox(scheduler, early);
+    const lateBox = new Outbox(scheduler, late);
+    earlyBox.push(Buffer.from('e1'));
+    await nextTurn();
+    await sleep(15);
+    lateBox.push(Buffer.from('l1'));
+    await nextTurn();
+    // Both within their gaps now; the late one's gap ends ~15 ms after the early one's.
+    lateBox.push(Buffer.from('l2'));
+    earlyBox.push(Buffer.from('e2'));
+    await until(() => early.writes.length === 2 && late.writes.length === 2, 'both second writes');
+    assert.deepEqual(early.writes.map((w) => w.text), ['e1', 'e2']);
+    assert.deepEqual(late.writes.map((w) => w.text), ['l1', 'l2']);
+    for (const s of [early, late]) assert.ok(s.writes[1]!.at - s.writes[0]!.at >= gapMs - 1, 'neither was written before its gap was over');
+  });
+
+  it('a flush asked for directly (before a close, or to pace a replay) writes at once, gap or not', async () => {
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(1000), socket);
+    outbox.push(Buffer.from('x'));
+    await nextTurn();
+    outbox.push(Buffer.from('y'));
+    await outbox.drained();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['x', 'y']);
+    outbox.push(Buffer.from('z'));
+    outbox.discard();
+    await sleep(20);
+    assert.deepEqual(socket.writes.map((w) => w.text), ['x', 'y'], 'discarded bytes are never written');
+  });
+});
