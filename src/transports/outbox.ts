@@ -78,6 +78,9 @@ export class FlushScheduler {
   };
 }
 
+/** Waiting bytes that are written at once, write gap or not. */
+export const WRITE_NOW_BYTES = 16 * 1024;
+
 /**
  * The bytes one connection has waiting for the end of the turn. Several chunks are joined
  * into one buffer: a copy of a few hundred bytes is cheaper than a vectored write, and far
@@ -99,6 +102,8 @@ export class Outbox implements Flushable {
     if (this.chunks.length === 0) this.scheduler.mark(this);
     this.chunks.push(chunk);
     this.bytes += chunk.length;
+    // Worth a syscall of its own: waiting longer saves nothing and holds memory.
+    if (this.bytes >= WRITE_NOW_BYTES) this.flush();
   }
 
   /** Writes what is waiting now; also called before a close, so nothing is left behind it. */
@@ -115,6 +120,17 @@ export class Outbox implements Flushable {
   /** Unsent bytes here and in the socket's buffer. */
   get queued(): number {
     return this.bytes + this.socket.writableLength;
+  }
+
+  /**
+   * Bytes waiting on the peer, what tells a slow consumer: the socket's unsent bytes and,
+   * once there are any, the ones waiting here behind them. Bytes held here for the write
+   * gap while the socket is empty don't count: a fast peer has those waiting too (they
+   * never pass WRITE_NOW_BYTES).
+   */
+  get unsent(): number {
+    const inSocket = this.socket.writableLength;
+    return inSocket === 0 ? 0 : inSocket + this.bytes;
   }
 
   /** Flushes now and resolves once the socket has drained (or closed): paces history replay. */

@@ -45,11 +45,14 @@ export abstract class PushConnection implements SubscriptionSink {
     return this.owner.ctx;
   }
 
-  /** Queues bytes for the end of this turn; drops the connection past its queue bound. */
+  /**
+   * Queues bytes for the end of this turn (or of the write gap); drops the connection once
+   * its socket holds more than the queue bound that the peer has not read.
+   */
   protected push(bytes: Buffer): void {
     if (this.closed) return;
     this.outbox.push(bytes);
-    if (this.outbox.queued > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
+    if (this.outbox.unsent > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 
   abstract message(m: Message, subscription: ChannelSubscription): void;

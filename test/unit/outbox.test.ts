@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { FlushScheduler, Outbox } from '../../src/transports/outbox.js';
+import { FlushScheduler, Outbox, WRITE_NOW_BYTES } from '../../src/transports/outbox.js';
 
 /** A socket that records each write: what it got, and when. */
 class RecordingSocket extends Writable {
@@ -93,5 +93,29 @@ describe('the outbox and its flush scheduler (src/transports/outbox.ts)', () => 
     outbox.discard();
     await sleep(20);
     assert.deepEqual(socket.writes.map((w) => w.text), ['x', 'y'], 'discarded bytes are never written');
+  });
+
+  it('bytes held for the gap are not a slow consumer\'s backlog, and a gap\'s worth past WRITE_NOW_BYTES is written at once', async () => {
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(1000), socket);
+    outbox.push(Buffer.from('first'));
+    await nextTurn();
+    outbox.push(Buffer.alloc(1000));
+    assert.equal(outbox.unsent, 0, 'the socket is empty: the peer keeps up, whatever the gap holds');
+    assert.equal(socket.writes.length, 1);
+    outbox.push(Buffer.alloc(WRITE_NOW_BYTES));
+    assert.equal(socket.writes.length, 2, 'written without waiting for the gap');
+    assert.equal(socket.writes[1]!.text.length, 1000 + WRITE_NOW_BYTES);
+  });
+
+  it('once the socket holds unsent bytes, what waits behind them counts too', () => {
+    // A socket that never finishes a write: a peer that stopped reading.
+    const stuck = new Writable({ highWaterMark: 64, write: () => {} });
+    const outbox = new Outbox(new FlushScheduler(1000), stuck);
+    outbox.push(Buffer.alloc(100));
+    outbox.flush();
+    assert.equal(outbox.unsent, 100);
+    outbox.push(Buffer.alloc(50));
+    assert.equal(outbox.unsent, 150);
   });
 });
