@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
 import type { RunResult } from './harness.js';
+import type { RunStats } from './lib/types.js';
 import { kb, ms, small, table } from './lib/format.js';
 import { nchanPeer, scenarioTables } from './tables.js';
 import { checkTargets, type TargetCheck } from './targets.js';
@@ -78,7 +79,9 @@ function markdown(results: RunResult[], info: RunInfo, env: string, checks: Targ
     'on its WebSocket transport, and Nchan 1.3: nginx with one worker, `master_process off`, pinned to core 0 like the',
     'others, `bench/peers/nchan.conf`, on all four transports: its long poll answers every message after the client’s',
     'id as multipart/mixed, its short poll (`intervalpoll`) one message per answer, so a Nchan short poller asks again at',
-    'once after a message and waits one interval after a 304; its “lost” means not delivered when the 60 s drain ran out).',
+    'once after a message and waits one interval after a 304). `lost` counts what was not delivered when the wait for',
+    'the last deliveries ended; a run with losses says whether deliveries had stopped for 3 s (lost) or were still',
+    'arriving when the 60 s drain ran out (lagging).',
     '',
     'Under abuse and time (hostile storm, soak, reconnect storm): [hardening.md](hardening.md).',
     '',
@@ -164,9 +167,21 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     '',
     '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered to a',
     'server on one core; a server that can’t keep up queues, and its latency is mostly that queue. ³ 5,000 idle connections, server RSS after a GC.',
-    'Nchan’s short poll answers one message at a time: its “lost” are messages not yet delivered when the 60 s drain ran out (it lags, it drops nothing).',
+    ...lossNotes(results),
     'Full tables, targets, growth curve and CPU profiles: [bench/results/report.md](bench/results/report.md).',
   ].join('\n');
+}
+
+/** One line per fan-out run with undelivered messages, saying from its own drain whether it lagged or lost. */
+function lossNotes(results: RunResult[]): string[] {
+  const why: Record<NonNullable<RunStats['drain']>, string> = {
+    complete: 'delivered in the end',
+    stalled: 'deliveries had stopped for 3 s: lost',
+    'timed-out': 'deliveries were still arriving when the 60 s drain ran out: it lags',
+  };
+  return results
+    .filter((r) => r.spec.scenario === 'fanout' && r.stats !== undefined && r.stats.lost > 0)
+    .map((r) => `${r.name}: ${r.stats!.lost.toLocaleString('en-US')} not delivered (${r.stats!.drain === undefined ? 'how the drain ended was not recorded' : why[r.stats!.drain]}).`);
 }
 
 /** Replaces only what is between the README's bench markers; the rest belongs to others. */

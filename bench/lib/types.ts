@@ -86,6 +86,12 @@ export interface RunStats {
   expected: number;
   delivered: number;
   lost: number;
+  /**
+   * How the wait for the last deliveries ended: every message delivered, deliveries
+   * stopped for 3 s (what is missing is lost), or the drain time ran out while deliveries
+   * were still arriving (the server lags; what is missing was still on its way).
+   */
+  drain?: 'complete' | 'stalled' | 'timed-out';
   duplicates: number;
   outOfOrder: number;
   /** Subscribers whose connection closed or failed before the end. */

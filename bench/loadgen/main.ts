@@ -184,6 +184,7 @@ async function run(cmd: RunCmd): Promise<void> {
   phase = 'drain';
   const drainStart = nowMs();
   let lastDeliveryAt = nowMs();
+  let drain: RunStats['drain'] = 'complete';
   // Done when every subscriber has every message, or when deliveries stall (a lost message).
   while (tr.lowWater < published) {
     await tr.advanced(20);
@@ -193,9 +194,19 @@ async function run(cmd: RunCmd): Promise<void> {
       lastChange = now;
       lastDeliveryAt = now;
     }
-    if (now - lastChange > 3000 || now - drainStart > cmd.drainTimeoutMs) break;
+    if (now - lastChange > 3000) {
+      drain = 'stalled';
+      break;
+    }
+    if (now - drainStart > cmd.drainTimeoutMs) {
+      drain = 'timed-out';
+      break;
+    }
   }
-  if (tr.lowWater >= published) lastDeliveryAt = nowMs();
+  if (tr.lowWater >= published) {
+    lastDeliveryAt = nowMs();
+    drain = 'complete';
+  }
   const cpu1 = cpuSeconds(t.pid);
   const bytes = fl.wireBytes() - bytes0;
   const requests = fl.requests - requests0;
@@ -212,6 +223,7 @@ async function run(cmd: RunCmd): Promise<void> {
     expected,
     delivered,
     lost: expected - delivered,
+    drain,
     duplicates: tr.duplicates,
     outOfOrder: tr.outOfOrder,
     dropped: fl.dropped,
