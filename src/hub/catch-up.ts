@@ -36,6 +36,11 @@ export function catchUpStep(position: Position, page: ReadResult): CatchUpStep {
   return { gap, messages, position: { epoch: page.epoch, offset } };
 }
 
+/** Anything that reads history: the hub. */
+export interface HistoryReader {
+  read(channel: string, after: number, limit: number): Promise<ReadResult>;
+}
+
 /**
  * Reads the page a reader at `position` needs next. A position from another epoch says
  * nothing about this history, so when its offset lies inside the retained range the page
@@ -43,11 +48,6 @@ export function catchUpStep(position: Position, page: ReadResult): CatchUpStep {
  * and the stale offset would be skipped although the gap notice says delivery resumes at
  * `first`.
  */
-/** Anything that reads history: the hub. */
-export interface HistoryReader {
-  read(channel: string, after: number, limit: number): Promise<ReadResult>;
-}
-
 export async function readPage(engine: HistoryReader, channel: string, position: Position, limit: number): Promise<ReadResult> {
   const page = await engine.read(channel, position.offset, limit);
   if (page.epoch === position.epoch || position.offset < page.first) return page;

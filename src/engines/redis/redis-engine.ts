@@ -79,7 +79,7 @@ export class RedisEngine implements Engine {
     this.commandTimeoutMs = limits.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.metaTtlMs = Math.max(MIN_META_TTL_MS, 2 * limits.maxAgeMs, limits.dedupeWindowMs);
     this.timers.push(setInterval(() => void this.checkHealth(), HEALTH_PING_MS));
-    this.timers.push(setInterval(() => void this.refreshPresence(), PRESENCE_REFRESH_MS));
+    this.timers.push(setInterval(() => this.refreshPresence(), PRESENCE_REFRESH_MS));
     for (const t of this.timers) t.unref();
   }
 
@@ -226,16 +226,18 @@ export class RedisEngine implements Engine {
     return this.redis.tidingsPresence(2, keys.presence, keys.meta, this.nodeId, String(local), String(3 * PRESENCE_REFRESH_MS), String(EMPTY_CHANNEL_TTL_MS));
   }
 
-  /** One script per channel, not a pipeline: on a cluster the channels live on different slots. */
-  private async refreshPresence(): Promise<void> {
+  /**
+   * One script per channel, not a pipeline: on a cluster the channels live on different
+   * slots. Fire and forget: the timer waits for nothing, and the sum the script answers
+   * is not wanted here (its pass still drops other nodes' expired entries).
+   */
+  private refreshPresence(): void {
     if (this.redis.status !== 'ready') return;
-    const writes: Promise<unknown>[] = [];
     for (const [keys, listeners] of this.feeds.entries()) {
       let count = 0;
       for (const l of listeners) count += l.subscribers();
-      writes.push(this.presence(keys, count).catch(() => undefined));
+      void this.presence(keys, count).catch(() => undefined);
     }
-    await Promise.all(writes);
   }
 
   unavailable(): string | undefined {
