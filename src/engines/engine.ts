@@ -72,8 +72,12 @@ export interface ChannelState {
   last: number;
 }
 
-export interface ReadResult extends ChannelState {
-  messages: Message[];
+/**
+ * One read's answer. The hub hands the same answer to every caller that asked for the
+ * same read while it was in flight, so nobody may change it.
+ */
+export interface ReadResult extends Readonly<ChannelState> {
+  readonly messages: readonly Message[];
 }
 
 export interface HistoryLimits {

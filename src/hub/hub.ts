@@ -1,5 +1,6 @@
 import type { Message } from '../core/message.js';
 import type { ChannelState, Engine, PublishRequest, PublishResult, ReadResult } from '../engines/engine.js';
+import { SharedReads } from './shared-reads.js';
 import type { StartAt } from './start.js';
 import { ChannelSubscription, type SubscriptionSink } from './subscription.js';
 
@@ -38,9 +39,13 @@ interface ChannelFeed {
  * Fan-out: the engine is asked for a channel's feed once, when the first local subscriber
  * arrives, and the feed is dropped with the last; every message then goes to each
  * listener by one loop over a Set.
+ *
+ * Reads: identical history reads in flight at once are one engine call (`SharedReads`),
+ * so a channel's subscribers sent back to history together don't each hit the store.
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelFeed>();
+  private readonly reads = new SharedReads();
 
   constructor(private readonly engine: Engine) {}
 
@@ -48,8 +53,9 @@ export class Hub {
     return this.engine.publish(batch);
   }
 
+  /** Messages after `after`; callers asking the same while it is read share the answer, and must not change it. */
   read(channel: string, after: number, limit: number): Promise<ReadResult> {
-    return this.engine.read(channel, after, limit);
+    return this.reads.read(channel, after, limit, () => this.engine.read(channel, after, limit));
   }
 
   info(channel: string): Promise<ChannelState> {

@@ -2,6 +2,7 @@ import type { Position } from '../core/cursor.js';
 import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
 import type { ChannelState } from '../engines/engine.js';
+import { fullJitter, UNAVAILABLE_RETRY } from './backoff.js';
 import { catchUpStep, readPage } from './catch-up.js';
 import type { Hub, LiveListener } from './hub.js';
 import { startPosition, type StartAt } from './start.js';
@@ -27,8 +28,6 @@ export interface SubscriptionSink {
 }
 
 const PAGE = 1000;
-/** How soon a catch-up that found the engine unavailable tries again. */
-const RETRY_UNAVAILABLE_MS = 500;
 
 /**
  * One channel for one client, delivered in offset order with no loss and no duplicate.
@@ -43,6 +42,8 @@ const RETRY_UNAVAILABLE_MS = 500;
 export class ChannelSubscription implements LiveListener {
   private state: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
   private dirty = false;
+  /** Catch-ups in a row that found the engine unavailable: the retry backoff's step. */
+  private unavailableRetries = 0;
   position: Position = { epoch: '', offset: 0 };
   /**
    * Settles once the subscription is on the live feed and its start position is fixed,
@@ -127,6 +128,7 @@ export class ChannelSubscription implements LiveListener {
         let more = true;
         while (more && this.state === 'catching-up') {
           const page = await readPage(this.hub, this.channel, this.position, PAGE);
+          this.unavailableRetries = 0;
           if (this.state !== 'catching-up') return;
           const step = catchUpStep(this.position, page);
           // The position moves message by message: a sink reads it as "the cursor after this one".
@@ -147,10 +149,11 @@ export class ChannelSubscription implements LiveListener {
       if (this.state === 'closed') return;
       if (err instanceof TidingsError && err.code === 'unavailable') {
         // The store is down for now (e.g. Redis restarting): the client's connection stays
-        // open and this reader tries again, from the same position, until it gets through.
+        // open and this reader tries again, from the same position, until it gets through;
+        // after a random wait, so a channel's subscribers don't all retry in the same instant.
         setTimeout(() => {
           if (this.state === 'catching-up') void this.catchUp();
-        }, RETRY_UNAVAILABLE_MS).unref();
+        }, fullJitter(this.unavailableRetries++, UNAVAILABLE_RETRY)).unref();
         return;
       }
       this.close();
