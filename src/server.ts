@@ -286,7 +286,8 @@ export class TidingsServer {
   /**
    * Graceful shutdown: /healthz turns 503 and new subscriptions are refused, parked long
    * polls answer with their cursor, SSE and WebSocket clients are told why and closed, then
-   * the listener closes. Connections still open after the timeout are cut.
+   * the listener closes. A WebSocket that doesn't answer its close frame is cut after a
+   * short grace (ws-close.ts); connections still open after the timeout are cut.
    */
   async close(): Promise<void> {
     if (this.draining) return;
@@ -306,6 +307,9 @@ export class TidingsServer {
     await Promise.race([closed, timeout]);
     clearInterval(sweep);
     this.http.closeAllConnections();
+    // Upgraded sockets are not node's to close: a WebSocket still waiting for a slow
+    // consumer to read up to its close frame is cut here.
+    this.connections.closeUpgraded();
     this.ctx.timer.stop();
     this.ctx.rateLimit.stop();
     await this.engine.close();

@@ -10,6 +10,7 @@ import type { GapNotice, Message } from '../core/message.js';
 import type { StartAt } from '../hub/subscription.js';
 import { shuttingDown } from './admission.js';
 import { PushConnection, type PushTransport } from './push.js';
+import { closeWithGrace } from './ws-close.js';
 import { idField, parseClientFrame, type ClientFrame, type FrameId } from './ws-frames.js';
 
 /** ws's own RFC 6455 framer; public in ws's exports, missing from its type definitions. */
@@ -63,7 +64,7 @@ export class WsClient extends PushConnection {
     owner: PushTransport<WsClient>,
     readonly socket: WebSocket,
     /** The TCP socket under `socket`: pre-framed messages are written to it directly. */
-    raw: Duplex,
+    private readonly raw: Duplex,
     /** What this connection's credential allows: the upgrade's, then the last `auth` frame's. */
     private grants: Grants,
     private readonly address: string,
@@ -111,14 +112,14 @@ export class WsClient extends PushConnection {
 
   protected shut(reason: CloseReason): void {
     this.closed = true;
-    // A dead peer can't read a close frame. A slow one gets it behind its backlog, and ws
-    // destroys the socket if the close handshake doesn't finish in time.
+    // A dead peer can't read a close frame. A slow one gets it behind its backlog; a peer
+    // that doesn't answer it in time is cut (ws-close.ts).
     if (reason === 'dead_peer') {
       this.outbox.discard();
       this.socket.terminate();
     } else {
       this.outbox.flush();
-      this.socket.close(CLOSE_REASONS[reason].ws, CLOSE_REASONS[reason].text);
+      closeWithGrace(this.socket, this.raw, this.ctx.timer, CLOSE_REASONS[reason].ws, CLOSE_REASONS[reason].text);
     }
   }
 

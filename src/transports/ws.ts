@@ -11,6 +11,7 @@ import { parseSubscribeQuery, type ChannelStart } from '../http/subscribe-params
 import { admitSubscriber } from './admission.js';
 import type { ServerContext } from './context.js';
 import { PushTransport } from './push.js';
+import { closeWithGrace } from './ws-close.js';
 import { WsClient } from './ws-client.js';
 
 /** A header token list (RFC 9110 § 5.6.2), as `Sec-WebSocket-Protocol` must be. */
@@ -79,7 +80,7 @@ export class Ws extends PushTransport<WsClient> {
     this.server.handleUpgrade(req, socket, head, (ws) => {
       const problem = toProblem(refusal);
       ws.send(JSON.stringify({ type: 'error', code: problem.code, message: problem.detail }));
-      ws.close(CLOSE_REASONS.over_capacity.ws, CLOSE_REASONS.over_capacity.text);
+      closeWithGrace(ws, socket, this.ctx.timer, CLOSE_REASONS.over_capacity.ws, CLOSE_REASONS.over_capacity.text);
     });
   }
 
@@ -104,7 +105,10 @@ export class Ws extends PushTransport<WsClient> {
     }
   }
 
-  /** Resolves once the close frame is written and the socket is done, or it is gone already. */
+  /**
+   * Resolves once the close handshake is over and the socket is done, or it is gone already:
+   * a peer that doesn't answer the close frame is cut after a short grace (ws-close.ts).
+   */
   protected whenEnded(client: WsClient): Promise<void> {
     if (client.socket.readyState === 3) return Promise.resolve();
     return new Promise<void>((resolve) => client.socket.once('close', () => resolve()));

@@ -6,6 +6,7 @@ import { CLI, spawnServer } from '../helpers/cli.js';
 import { RawSse } from '../helpers/sse-raw.js';
 import { publish, request, uniqueChannel, waitFor, waitForSubscribers, within } from '../helpers/server.js';
 import { WsSubscriber } from '../helpers/subscribers.js';
+import { SilentWsPeer } from '../helpers/ws-raw.js';
 
 describe('graceful shutdown of the real CLI on SIGTERM', () => {
   it('answers parked long polls, says goodbye on SSE and WebSocket, turns /healthz 503, exits 0', async () => {
@@ -75,6 +76,29 @@ describe('graceful shutdown of the real CLI on SIGTERM', () => {
     }
   });
 
+
+  it('a WebSocket peer that never answers the close frame is cut after a short grace: the exit does not wait for --shutdown-timeout', async () => {
+    const { child, url, logs, exited } = await spawnServer(['--shutdown-timeout', '30s', '--log-level', 'info']);
+    let peer: SilentWsPeer | undefined;
+    try {
+      peer = await SilentWsPeer.open(url);
+      const channel = uniqueChannel('silent');
+      peer.sendText(JSON.stringify({ type: 'subscribe', channel }));
+      await waitForSubscribers(url, channel, 1);
+      child.kill('SIGTERM');
+      // ws alone waits 30 s for the peer's answer, as long as the shutdown timeout here.
+      const code = await within(exited, 15_000, 'process exit well before --shutdown-timeout');
+      assert.equal(code, 0);
+      assert.equal(peer.closeCode(), 1001, 'it was sent the goodbye');
+      // An exit before the timeout means the listener closed, which waits for every socket:
+      // the server cut this one.
+      assert.ok(logs.some((l) => l.msg === 'stopped'), 'logged stopped');
+      await within(peer.closed, 5000, 'the silent peer sees its socket closed');
+    } finally {
+      peer?.destroy();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
 
 describe('tidings serve flags', () => {

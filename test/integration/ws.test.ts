@@ -4,8 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { CLOSE_REASONS } from '../../src/core/close-reasons.js';
 import type { TidingsServer } from '../../src/server.js';
+import { CLOSE_ANSWER_GRACE_MS } from '../../src/transports/ws-close.js';
 import {
   channelInfo,
+  delay,
   offsets,
   publish,
   publishSeries,
@@ -18,6 +20,7 @@ import {
   within,
 } from '../helpers/server.js';
 import { WsSubscriber } from '../helpers/subscribers.js';
+import { SilentWsPeer } from '../helpers/ws-raw.js';
 
 const rawSocket = (ws: WsSubscriber): Socket => (ws.socket as unknown as { _socket: Socket })._socket;
 
@@ -331,6 +334,93 @@ describe('WebSocket slow consumers and dead peers', () => {
       await dead.close();
       await alive.close();
       await server.close();
+    }
+  });
+});
+
+/** `tidings_connections{transport="ws"}` as /metrics shows it now. */
+async function wsConnections(url: string): Promise<number> {
+  const metrics = (await request<string>(url, '/metrics')).body;
+  const count = /^tidings_connections\{transport="ws"\} (\d+)$/m.exec(metrics);
+  assert.ok(count !== null, 'tidings_connections{transport="ws"} is reported');
+  return Number(count[1]);
+}
+
+/**
+ * Subscribes `peer` to `channel`, stops reading and publishes 60 KB messages until the
+ * server drops it as a slow consumer (bounded): its close frame then waits behind bytes
+ * it hasn't read.
+ */
+async function stallBehindBacklog(url: string, peer: SilentWsPeer, channel: string): Promise<void> {
+  peer.sendText(JSON.stringify({ type: 'subscribe', channel }));
+  await waitForSubscribers(url, channel, 1);
+  peer.socket.pause();
+  const payload = 'p'.repeat(60_000);
+  for (let n = 1; n <= 400; n++) {
+    await publish(url, channel, { n, payload });
+    if (n % 10 === 0 && (await channelInfo(url, channel)).subscribers === 0) return;
+  }
+  await waitForSubscribers(url, channel, 0, 3000);
+}
+
+describe('WebSocket peers that never answer the close frame', () => {
+  it('a peer closed with 1008 that never answers is cut after a short grace, and no longer counted', async () => {
+    const server = await startTestServer();
+    const peer = await SilentWsPeer.open(server.url);
+    try {
+      assert.equal(await wsConnections(server.url), 1);
+      for (let i = 0; i < 10; i++) peer.sendText(`garbage ${i}`);
+      await waitFor(() => peer.closeCode() !== undefined, 5000, 'the close frame');
+      assert.equal(peer.closeCode(), CLOSE_REASONS.policy_violation.ws);
+      // ws alone waits 30 s for the answer.
+      await within(peer.closed, 10_000, 'the server to cut the peer that never answered its close frame');
+      assert.equal(await wsConnections(server.url), 0);
+    } finally {
+      peer.destroy();
+      await server.close();
+    }
+  });
+
+  it('a slow consumer gets its close frame behind its backlog when it reads again, however late, then a short grace to answer', async () => {
+    const server = await startTestServer({ maxQueueBytes: 64 * 1024 });
+    const peer = await SilentWsPeer.open(server.url);
+    try {
+      await stallBehindBacklog(server.url, peer, uniqueChannel('backlog'));
+      assert.equal(await wsConnections(server.url), 0, 'a closed connection is not counted while its last bytes wait');
+      // Its close frame is not sent yet, so no grace runs: reading again after two graces, it
+      // still finds the frame (had the socket been destroyed meanwhile, the frame waiting in
+      // the server's buffer would have been dropped with it).
+      await delay(2 * CLOSE_ANSWER_GRACE_MS + 1000);
+      peer.socket.resume();
+      await waitFor(() => peer.closeCode() !== undefined, 10_000, 'the close frame behind the backlog');
+      assert.equal(peer.closeCode(), CLOSE_REASONS.slow_consumer.ws);
+      const messages = peer.frames.filter((f) => f.opcode === 0x1).map((f) => JSON.parse(f.payload.toString()) as { type: string; data?: { n: number } });
+      const ns = messages.filter((m) => m.type === 'message').map((m) => m.data!.n);
+      assert.ok(ns.length > 0, 'the backlog came first');
+      assert.deepEqual(ns, range(1, ns.length), 'whole and in order');
+      assert.equal(peer.frames.at(-1)!.opcode, 0x8, 'the close frame is the last');
+      await within(peer.closed, 10_000, 'the server to cut the peer that read its close frame but never answered');
+    } finally {
+      peer.destroy();
+      await server.close();
+    }
+  });
+
+  it('at shutdown, a socket whose close frame still waits behind an unread backlog is cut when --shutdown-timeout runs out', async () => {
+    const server = await startTestServer({ maxQueueBytes: 64 * 1024, shutdownTimeoutMs: 1000 });
+    const peer = await SilentWsPeer.open(server.url);
+    let stopped = false;
+    try {
+      await stallBehindBacklog(server.url, peer, uniqueChannel('backlog-bye'));
+      await within(server.close(), 10_000, 'the shutdown');
+      stopped = true;
+      // Reading again, it finds what had reached the kernel, then the end of the stream;
+      // ws alone would have kept the socket for its 30 s close timeout.
+      peer.socket.resume();
+      await within(peer.closed, 10_000, 'the socket to be cut once the shutdown ran out of time');
+    } finally {
+      peer.destroy();
+      if (!stopped) await server.close();
     }
   });
 });
