@@ -67,9 +67,10 @@ export interface PublishOptions {
  *
  * Over WebSocket and SSE every message carries its cursor, so `cursor` read inside the
  * handler already covers that message. A poll answer carries one cursor for all of its
- * messages, set after they are handed over: to persist the cursor on a polling
- * transport, read it once the handler has returned (e.g. `queueMicrotask`), or it may
- * lag the messages of the answer being delivered (it is `undefined` during the first).
+ * messages, which comes with the last of them: during the handlers of the earlier ones
+ * `cursor` still resumes before the answer (or is `undefined`, in the first answer of a
+ * `last: N` subscription). To persist the cursor on a polling transport, read it once
+ * the handler has returned (e.g. `queueMicrotask`): it then covers the whole answer.
  */
 export interface Subscription {
   readonly channel: string;

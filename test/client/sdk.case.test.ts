@@ -5,7 +5,7 @@ import { MemoryEngine } from '../../src/engines/memory.js';
 import { startServer, type TidingsServer } from '../../src/server.js';
 import { CuttableProxy } from '../helpers/proxy.js';
 import { Recorder, TRANSPORTS } from '../helpers/sdk.js';
-import { delay, publish, publishSeries, range, startTestServer, uniqueChannel } from '../helpers/server.js';
+import { delay, publish, publishSeries, range, request, startTestServer, uniqueChannel, waitFor } from '../helpers/server.js';
 
 /** The SDK's promises, run over each forced transport against a real server. */
 for (const transport of TRANSPORTS) {
@@ -82,6 +82,30 @@ for (const transport of TRANSPORTS) {
         await delay(100);
         assert.deepEqual(r.offsets(a), range(1, 9));
         assert.deepEqual(r.offsets(b), [1, 2], 'nothing after unsubscribe');
+      } finally {
+        r.close();
+      }
+    });
+
+    it('sub.cursor read in the handler of the last message of a batch resumes right after it', async () => {
+      const ch = uniqueChannel('cursor');
+      await publishSeries(server.url, ch, 3);
+      const r = new Recorder(server.url, { transports: [transport] });
+      // Over polling (and SSE's `last: N` start, fetched by a poll) offsets 1 and 2 share
+      // their answer's cursor, which only the last message can carry: 3 and 4 are asserted.
+      const cursorIn = new Map<number, string | undefined>();
+      const after = async (cursor: string | undefined) => {
+        assert.ok(cursor !== undefined, 'a cursor inside the handler');
+        const answer = await request<{ messages: { offset: number }[] }>(server.url, `/v1/poll?channel=${ch}&cursor=${encodeURIComponent(cursor)}`);
+        return answer.body.messages.map((m) => m.offset);
+      };
+      try {
+        const sub = r.client.subscribe(ch, (m) => cursorIn.set(m.offset, sub.cursor), { last: 3 });
+        await waitFor(() => cursorIn.has(3), 8000, 'the last 3 messages');
+        await publish(server.url, ch, { n: 4 });
+        await waitFor(() => cursorIn.has(4), 8000, 'the live message');
+        assert.deepEqual(await after(cursorIn.get(3)), [4]);
+        assert.deepEqual(await after(cursorIn.get(4)), []);
       } finally {
         r.close();
       }

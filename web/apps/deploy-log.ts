@@ -59,8 +59,8 @@ const sub = client.subscribe(CHANNEL, (m: Message) => {
 
 /**
  * Saves once the SDK has handed over everything that arrived together. Messages of one poll
- * answer share one cursor, set after the last of them, so `sub.cursor` read inside the
- * handler may not cover this message yet; after the current task it covers every line shown.
+ * answer share one cursor, which comes with the last of them, so `sub.cursor` read inside
+ * the handler may not cover this message yet; after the current task it covers every line shown.
  */
 let saving = false;
 function saveSoon(): void {

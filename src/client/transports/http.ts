@@ -1,12 +1,4 @@
-import type { Gap, Message } from '../types.js';
-import { clientError, type SubState, type Transport, type TransportHost } from './transport.js';
-
-/** The answer of `GET /v1/poll` (docs/protocol.md § polling). */
-export interface PollAnswer {
-  messages: Message[];
-  cursor: string;
-  gap?: Gap[];
-}
+import { clientError, type Drop, type TransportHost } from './transport.js';
 
 /** Thrown by `send` for an answer that is not 2xx; `status` and `code` tell why. */
 export class HttpError extends Error {
@@ -80,50 +72,8 @@ export async function withTimeout<T>(ms: number, outer: AbortSignal | undefined,
   }
 }
 
-/**
- * The query naming `subs` and where each resumes: `channel=` each, and every distinct
- * cursor, oldest first, as repeated `cursor=` (docs/protocol.md § Additions: the server
- * merges them in order, so a channel named twice takes its newest position).
- */
-export function subscribeQuery(subs: readonly SubState[]): URLSearchParams {
-  const q = new URLSearchParams();
-  for (const s of subs) q.append('channel', s.channel);
-  const cursors = subs.filter((s) => s.cursor !== undefined).sort((a, b) => a.cursorSeq - b.cursorSeq);
-  for (const c of new Set(cursors.map((s) => s.cursor!))) q.append('cursor', c);
-  return q;
-}
-
-/** Hands a poll answer to the client: gaps, then messages in order, then the new cursor. */
-export function deliverAnswer(host: TransportHost, from: Transport, channels: readonly string[], answer: PollAnswer): void {
-  for (const g of answer.gap ?? []) host.gap(from, g);
-  for (const m of answer.messages) host.message(from, m);
-  host.position(from, channels, answer.cursor);
-}
-
-/**
- * Fixes the start of subscriptions that have no cursor yet (`last: N`, or "from now")
- * with one short poll per distinct `last`, so the stream or poll loop that follows can
- * name every channel by a cursor. One request's `last=` applies to all its channels,
- * which is why subscriptions asking different things are asked apart. True when it asked
- * the server anything (which then answered).
- */
-export async function resolveStarts(host: TransportHost, from: Transport, signal: AbortSignal): Promise<boolean> {
-  const groups = new Map<number | undefined, SubState[]>();
-  for (const s of host.subs.values()) {
-    if (s.cursor === undefined) groups.set(s.last, [...(groups.get(s.last) ?? []), s]);
-  }
-  for (const [last, subs] of groups) {
-    const q = subscribeQuery(subs);
-    if (last !== undefined) q.set('last', String(last));
-    const answer = await sendJson<PollAnswer>(host, `/v1/poll?${q}`, { signal, timeoutMs: host.options.requestTimeout });
-    if (signal.aborted) return false;
-    deliverAnswer(host, from, subs.map((s) => s.channel), answer);
-  }
-  return groups.size > 0;
-}
-
 /** The Drop for a failed HTTP request: a 401 asks for a new token, other 4xx don't resume. */
-export function dropOf(err: unknown, neverOpened: boolean): import('./transport.js').Drop {
+export function dropOf(err: unknown, neverOpened: boolean): Drop {
   if (err instanceof HttpError) {
     const tokenExpired = err.status === 401;
     const error = clientError(err.message, err.code);

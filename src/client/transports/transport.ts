@@ -1,3 +1,4 @@
+import { CLOSE_REASONS } from '../../core/close-reasons.js';
 import type { Ack, ClientError, FetchLike, Gap, Message, TransportName, WebSocketConstructor } from '../types.js';
 
 /** Where one subscription stands; the client keeps one per channel, shared by every transport. */
@@ -89,4 +90,14 @@ export function clientError(message: string, code?: string, channel?: string): C
   if (code !== undefined) e.code = code;
   if (channel !== undefined) e.channel = channel;
   return e;
+}
+
+/**
+ * The Drop for a connection ended for `reason`: one of src/core/close-reasons.ts resumes
+ * as the table says; any other (the network, a proxy) is worth resuming, and so is an
+ * expired token, with a new one.
+ */
+export function dropFor(reason: string, neverOpened: boolean, tokenExpired = reason === 'token_expired'): Drop {
+  const known = (CLOSE_REASONS as Record<string, { resume: boolean } | undefined>)[reason];
+  return { reason, resume: (known?.resume ?? true) || tokenExpired, tokenExpired, neverOpened };
 }

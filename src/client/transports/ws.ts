@@ -1,15 +1,15 @@
 import { CLOSE_REASONS } from '../../core/close-reasons.js';
 import type { Ack, WebSocketLike } from '../types.js';
 import { endpoint } from './http.js';
-import { clientError, type Drop, type SubState, type Transport, type TransportHost } from './transport.js';
+import { clientError, dropFor, type Drop, type SubState, type Transport, type TransportHost } from './transport.js';
 
 type Frame = Record<string, unknown> & { type: string; id?: string };
 
 /** The close reason of a WebSocket close code, by the table the server uses. */
-function reasonOf(code: number): { reason: string; resume: boolean } {
-  for (const [reason, r] of Object.entries(CLOSE_REASONS)) if (r.ws === code) return { reason, resume: r.resume };
-  // 1000/1005/1006 and anything unknown: the network or a proxy ended it; resuming is safe.
-  return { reason: code === 1006 ? 'network' : `ws_${code}`, resume: true };
+function reasonOf(code: number): string {
+  for (const [reason, r] of Object.entries(CLOSE_REASONS)) if (r.ws === code) return reason;
+  // 1000/1005/1006 and anything unknown: the network or a proxy ended it (dropFor resumes it).
+  return code === 1006 ? 'network' : `ws_${code}`;
 }
 
 interface Pending {
@@ -74,9 +74,8 @@ export class WsTransport implements Transport {
       if (/\b401\b/.test(String((ev as { message?: unknown } | undefined)?.message))) this.tokenExpired = true;
     };
     socket.onclose = (ev) => {
-      const r = reasonOf(ev.code);
-      const tokenExpired = this.tokenExpired || r.reason === 'token_expired';
-      this.end({ ...r, resume: r.resume || tokenExpired, tokenExpired, tokenUsed: this.tokenUsed, neverOpened: !this.established });
+      const reason = reasonOf(ev.code);
+      this.end({ ...dropFor(reason, !this.established, this.tokenExpired || reason === 'token_expired'), tokenUsed: this.tokenUsed });
     };
   }
 
@@ -207,33 +206,36 @@ export class WsTransport implements Transport {
     if (socket?.readyState !== 1) return;
     // A socket that slept through a network change may be half-open: a ping must come back.
     const timer = setTimeout(() => {
-      this.close();
-      this.done = false;
+      this.detach();
       this.end({ reason: 'timeout', resume: true, error: clientError('no pong: the connection is gone') });
     }, this.host.options.requestTimeout);
     this.call({ type: 'ping' }).then(() => clearTimeout(timer), () => clearTimeout(timer));
   }
 
-  private end(drop: Drop): void {
+  /** Ends it once: no more pings, and every call waiting for an answer fails. False if it had ended. */
+  private stop(why: string): boolean {
     clearInterval(this.watchdog);
-    if (this.done) return;
+    if (this.done) return false;
     this.done = true;
-    for (const p of this.pending.values()) p.reject(clientError(`connection closed (${drop.reason})`, 'disconnected'));
+    for (const p of this.pending.values()) p.reject(clientError(`connection closed (${why})`, 'disconnected'));
     this.pending.clear();
-    this.host.closed(this, drop);
+    return true;
+  }
+
+  private end(drop: Drop): void {
+    if (this.stop(drop.reason)) this.host.closed(this, drop);
+  }
+
+  /** Lets go of the socket: its events no longer reach this transport. */
+  private detach(): void {
+    const s = this.socket;
+    if (s === undefined) return;
+    s.onclose = s.onmessage = s.onopen = null;
+    s.onerror = () => {};
+    if (s.readyState <= 1) s.close(1000);
   }
 
   close(): void {
-    clearInterval(this.watchdog);
-    if (this.done) return;
-    this.done = true;
-    for (const p of this.pending.values()) p.reject(clientError('connection closed', 'disconnected'));
-    this.pending.clear();
-    const s = this.socket;
-    if (s !== undefined) {
-      s.onclose = s.onmessage = s.onopen = null;
-      s.onerror = () => {};
-      if (s.readyState <= 1) s.close(1000);
-    }
+    if (this.stop('closed')) this.detach();
   }
 }
