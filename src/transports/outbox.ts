@@ -30,9 +30,10 @@ export class FlushScheduler {
 
   constructor(private readonly gapMs = 0) {}
 
-  mark(outbox: Flushable): void {
+  /** `now`: at the end of this turn whatever the gap (a reply the client waits for). */
+  mark(outbox: Flushable, now = false): void {
     const dueAt = outbox.lastWriteAt + this.gapMs;
-    if (this.gapMs === 0 || dueAt <= performance.now()) {
+    if (now || this.gapMs === 0 || dueAt <= performance.now()) {
       this.dirty.push(outbox);
       if (!this.scheduled) {
         this.scheduled = true;
@@ -90,6 +91,8 @@ export class Outbox implements Flushable {
   private chunks: Buffer[] = [];
   private bytes = 0;
   lastWriteAt = -Infinity;
+  /** A reply waits among the chunks: this outbox is already marked for the end of the turn. */
+  private replyQueued = false;
 
   constructor(
     private readonly scheduler: FlushScheduler,
@@ -98,8 +101,15 @@ export class Outbox implements Flushable {
     private readonly open: () => boolean = () => true,
   ) {}
 
-  push(chunk: Buffer): void {
-    if (this.chunks.length === 0) this.scheduler.mark(this);
+  /**
+   * Queues `chunk` behind what waits. `reply`: the client is waiting for it (an answer to
+   * its own frame), so everything waiting leaves at the end of this turn, gap or not.
+   */
+  push(chunk: Buffer, reply = false): void {
+    // Already waiting for the end of the turn, or for the gap: a reply moves it up (the
+    // outbox is then listed twice; the later flush finds nothing and writes nothing).
+    if (this.chunks.length === 0 || (reply && !this.replyQueued)) this.scheduler.mark(this, reply);
+    if (reply) this.replyQueued = true;
     this.chunks.push(chunk);
     this.bytes += chunk.length;
     // Worth a syscall of its own: waiting longer saves nothing and holds memory.
@@ -112,6 +122,7 @@ export class Outbox implements Flushable {
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
     this.bytes = 0;
+    this.replyQueued = false;
     if (!this.open()) return;
     this.lastWriteAt = performance.now();
     this.socket.write(data);
@@ -153,5 +164,6 @@ export class Outbox implements Flushable {
   discard(): void {
     this.chunks = [];
     this.bytes = 0;
+    this.replyQueued = false;
   }
 }

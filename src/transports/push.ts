@@ -46,12 +46,13 @@ export abstract class PushConnection implements SubscriptionSink {
   }
 
   /**
-   * Queues bytes for the end of this turn (or of the write gap); drops the connection once
-   * its socket holds more than the queue bound that the peer has not read.
+   * Queues bytes for the end of this turn (or of the write gap; a `reply` to the client's
+   * own frame never waits for the gap); drops the connection once its socket holds more
+   * than the queue bound that the peer has not read.
    */
-  protected push(bytes: Buffer): void {
+  protected push(bytes: Buffer, reply = false): void {
     if (this.closed) return;
-    this.outbox.push(bytes);
+    this.outbox.push(bytes, reply);
     if (this.outbox.unsent > this.ctx.config.maxQueueBytes) this.close('slow_consumer');
   }
 

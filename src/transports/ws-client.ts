@@ -74,8 +74,9 @@ export class WsClient extends PushConnection {
     this.watchExpiry(grants);
   }
 
-  sendJson(frame: object): void {
-    this.push(textFrame(JSON.stringify(frame)));
+  /** A frame of Tidings' own; `reply` when it answers the client's frame (it then skips the write gap). */
+  sendJson(frame: object, reply = false): void {
+    this.push(textFrame(JSON.stringify(frame)), reply);
   }
 
   /**
@@ -142,7 +143,7 @@ export class WsClient extends PushConnection {
 
   sendError(err: unknown, id: FrameId = undefined): void {
     const problem = toProblem(asTidingsError(err));
-    this.sendJson({ type: 'error', ...idField(id), code: problem.code, message: problem.detail });
+    this.sendJson({ type: 'error', ...idField(id), code: problem.code, message: problem.detail }, true);
   }
 
   /** An error frame; a client that sends nothing but bad frames is cut off (1008). */
@@ -161,14 +162,14 @@ export class WsClient extends PushConnection {
         if (sub === undefined) throw new TidingsError('not_subscribed', `Not subscribed to ${frame.channel}.`);
         sub.close();
         this.subscriptions.delete(frame.channel);
-        this.sendJson({ type: 'unsubscribed', channel: frame.channel, ...idField(frame.id) });
+        this.sendJson({ type: 'unsubscribed', channel: frame.channel, ...idField(frame.id) }, true);
         return;
       }
       case 'publish':
         await this.publish(frame);
         return;
       case 'ping':
-        this.sendJson({ type: 'pong', ...idField(frame.id) });
+        this.sendJson({ type: 'pong', ...idField(frame.id) }, true);
         return;
       case 'auth':
         await this.authenticate(frame.token, frame.id);
@@ -200,7 +201,7 @@ export class WsClient extends PushConnection {
     // The start position as a cursor: a client that drops before its first message can
     // still resume exactly where it began (docs/protocol.md § Additions).
     const cursor = encodeSingle(channel, sub.position.epoch, sub.position.offset);
-    this.sendJson({ type: 'subscribed', channel, epoch: info.epoch, last: info.last, cursor, ...idField(id) });
+    this.sendJson({ type: 'subscribed', channel, epoch: info.epoch, last: info.last, cursor, ...idField(id) }, true);
     sub.resume();
   }
 
@@ -214,7 +215,7 @@ export class WsClient extends PushConnection {
     this.ctx.rateLimit.take(this.address);
     const [result] = await this.ctx.hub.publish([{ channel, data: frame.data, event, idempotencyKey: frame.idempotencyKey }]);
     if (!result!.duplicate) this.ctx.metrics.published++;
-    this.sendJson({ type: 'ack', ...idField(frame.id), channel, offset: result!.offset, epoch: result!.epoch });
+    this.sendJson({ type: 'ack', ...idField(frame.id), channel, offset: result!.offset, epoch: result!.epoch }, true);
   }
 
   /**
@@ -233,9 +234,9 @@ export class WsClient extends PushConnection {
       if (grants.maySubscribe(channel)) continue;
       sub.close();
       this.subscriptions.delete(channel);
-      this.sendJson({ type: 'error', code: 'forbidden', channel, message: `The new credential does not grant subscribing to ${channel}; the subscription ended.` });
+      this.sendJson({ type: 'error', code: 'forbidden', channel, message: `The new credential does not grant subscribing to ${channel}; the subscription ended.` }, true);
     }
     this.ctx.logger.debug({ sub: grants.subject }, 'WebSocket credential replaced');
-    this.sendJson({ type: 'authenticated', ...idField(id), expires: grants.expires ?? null });
+    this.sendJson({ type: 'authenticated', ...idField(id), expires: grants.expires ?? null }, true);
   }
 }

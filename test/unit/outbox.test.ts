@@ -118,4 +118,17 @@ describe('the outbox and its flush scheduler (src/transports/outbox.ts)', () => 
     outbox.push(Buffer.alloc(50));
     assert.equal(outbox.unsent, 150);
   });
+
+  it('a reply the client waits for leaves at the end of the turn, gap or not, behind what waited before it', async () => {
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(1000), socket);
+    outbox.push(Buffer.from('m1'));
+    await nextTurn();
+    outbox.push(Buffer.from('m2'));
+    await nextTurn();
+    assert.equal(socket.writes.length, 1, 'm2 waits for the gap');
+    outbox.push(Buffer.from('ack'), true);
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['m1', 'm2ack'], 'the reply takes what waited with it, in order');
+  });
 });
