@@ -6,7 +6,7 @@ import { ms, small } from './lib/format.js';
 import { summariseProfile } from './lib/profile.js';
 import { pinSelf } from './lib/proc.js';
 import { rowName, SYSTEMS } from './lib/systems.js';
-import { readmeSection, writeReadme, writeReport, type RunInfo } from './report.js';
+import { environment, readmeSection, writeReadme, writeReport, type RunInfo } from './report.js';
 import { SCENARIOS, type RunSpec } from './scenarios.js';
 import { scenarioTables } from './tables.js';
 import { CLIENT_SCENARIO, clientSdkBench } from './client-sdk.js';
@@ -81,6 +81,8 @@ export async function rerender(outDir: string, readme: boolean): Promise<void> {
 export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
   pinSelf(1);
   const startedAt = new Date();
+  // Which code is measured is known when the run starts: the tree may move on meanwhile.
+  const measured = environment(REPO);
   const all = opts.scenarios.length === 0 || opts.scenarios.includes('all');
   const unknown = opts.scenarios.filter((s) => s !== 'all' && !SCENARIO_NAMES.includes(s));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}: choose from ${SCENARIO_NAMES.join(', ')}, all`);
@@ -133,6 +135,7 @@ export async function runBench(opts: BenchOptions): Promise<RunResult[]> {
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     quick: opts.quick,
     target: opts.targetUrl,
+    environment: measured,
   };
   if (opts.outDir !== undefined) {
     const { checks, env } = await writeReport(opts.outDir, REPO, results, info, join(REPO, 'bench', 'notes.md'));

@@ -17,7 +17,7 @@ export interface ConnectorOptions {
  * (a proxy that cuts WebSockets after a few seconds, say); twice in a row and it is passed
  * over like one that won't open, and the background upgrade to it backs off further.
  */
-const FLAP_MS = 10_000;
+export const FLAP_MS = 10_000;
 
 export interface ConnectorEvents {
   make(name: TransportName): Transport;
