@@ -238,7 +238,7 @@ describe('unavailable: 503 while draining', () => {
       socket.write('POST /v1/channels/drain/messages HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n[1,');
       await within(received, 2000, 'the publish to reach the server');
       const closing = server.close();
-      await waitFor(async () => (await request(server.url, '/healthz').catch(() => ({ status: 0 }))).status !== 200, 2000, 'draining');
+      await waitFor(async () => (await request(server.url, '/healthz').catch(() => ({ status: 0 }))).status !== 200, 10_000, 'draining');
       socket.write(
         '2]' +
           'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n' +

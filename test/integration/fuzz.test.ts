@@ -145,7 +145,7 @@ describe(`bad input never crashes the server or corrupts a channel (seed ${SEED}
         () => JSON.stringify({ type: 'ping', pad: 'x'.repeat(pick([10, 9000])) }),
       ])();
       ws.socket!.send(frame, { binary: Buffer.isBuffer(frame) });
-      if (i % 20 === 19) await waitFor(() => ws.socket!.readyState !== WebSocket.CONNECTING, 2000, 'socket settles');
+      if (i % 20 === 19) await waitFor(() => ws.socket!.readyState !== WebSocket.CONNECTING, 10_000, 'socket settles');
     }
     await waitFor(() => ws.socket!.readyState === WebSocket.CLOSED || ws.frames.length > 0, 3000, 'answers');
     await ws.close();

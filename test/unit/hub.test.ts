@@ -126,7 +126,7 @@ describe('Hub: the only door to the engine (src/hub/hub.ts)', () => {
     assert.equal(state.last, 1, 'the position is read after the feed is live, so it includes the message');
     sub.resume();
     await publish(hub, 'c', 'after');
-    await waitFor(() => sink.got.length === 1, 2000, 'the live message');
+    await waitFor(() => sink.got.length === 1, 10_000, 'the live message');
     assert.deepEqual(sink.got.map((m) => m.data), ['after']);
     sub.close();
     await slow.memory.close();
@@ -142,7 +142,7 @@ describe('Hub: the only door to the engine (src/hub/hub.ts)', () => {
     await Promise.all(subs.map((s) => s.ready));
     for (const s of subs) s.resume();
     await publish(hub, 'c', 1);
-    await waitFor(() => sinks.every((s) => s.got.length === 1), 2000, 'first message');
+    await waitFor(() => sinks.every((s) => s.got.length === 1), 10_000, 'first message');
     // The feed drops the last messages: nothing later would reveal the hole.
     slow.dropping = true;
     await publish(hub, 'c', 2);
@@ -151,9 +151,9 @@ describe('Hub: the only door to the engine (src/hub/hub.ts)', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.ok(sinks.every((s) => s.got.length === 1), 'dropped messages were not delivered live');
     slow.signalMissed();
-    await waitFor(() => sinks.every((s) => s.got.length === 3), 2000, 'catch-up after missed');
+    await waitFor(() => sinks.every((s) => s.got.length === 3), 10_000, 'catch-up after missed');
     await publish(hub, 'c', 4);
-    await waitFor(() => sinks.every((s) => s.got.length === 4), 2000, 'live again');
+    await waitFor(() => sinks.every((s) => s.got.length === 4), 10_000, 'live again');
     for (const s of sinks) {
       assert.deepEqual(s.got.map((m) => m.offset), [1, 2, 3, 4]);
       assert.deepEqual(s.errors, []);

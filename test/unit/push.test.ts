@@ -75,7 +75,7 @@ describe('the push-connection core (src/transports/push.ts)', () => {
     const sse = new TestTransport('sse', ctx, 10);
     const a = sse.open();
     const b = sse.open();
-    await waitFor(() => a.beats >= 2 && b.beats >= 2, 2000, 'two beats on each connection');
+    await waitFor(() => a.beats >= 2 && b.beats >= 2, 10_000, 'two beats on each connection');
     a.cleanup();
     b.cleanup();
     const after = b.beats;
