@@ -93,7 +93,7 @@ function engineCases(name: string, setup: () => Promise<EngineUnderTest>, teardo
       assert.deepEqual(page.messages.map((m) => m.offset), offsets);
       // Each message's data is the one its publish was answered with.
       results.forEach(([r], i) => assert.equal(page.messages[r!.offset - 1]!.data, i));
-      await waitFor(() => feed.got.length === 60, 5000, 'the feed');
+      await waitFor(() => feed.got.length === 60, 15_000, 'the feed');
       assert.deepEqual(feed.got.map((m) => m.offset), offsets);
       assert.deepEqual(feed.got.map((m) => m.json), page.messages.map((m) => m.json), 'the same envelope bytes live and from history');
       for (const m of page.messages) assert.equal(m.event, (m.data as number) % 2 ? 'odd' : undefined);
@@ -184,7 +184,7 @@ function engineCases(name: string, setup: () => Promise<EngineUnderTest>, teardo
       const feed = feedCollector();
       const stop = await engine.feed(ch, feed);
       await engine.publish([{ channel: ch, data: 'right after' }]);
-      await waitFor(() => feed.got.length === 1, 3000, 'the message published right after feed() resolved');
+      await waitFor(() => feed.got.length === 1, 15_000, 'the message published right after feed() resolved');
       stop();
       await engine.publish([{ channel: ch, data: 'after stop' }]);
       await delay(100);
@@ -208,14 +208,14 @@ function engineCases(name: string, setup: () => Promise<EngineUnderTest>, teardo
         for (let i = 0; i < count; i++) await engine.publish([{ channel: ch, data: ++n }]);
       };
       await publishSome(5);
-      await waitFor(() => sinks.every((s) => s.got.length === 5), 3000, 'first five');
+      await waitFor(() => sinks.every((s) => s.got.length === 5), 15_000, 'first five');
       await under.breakFeeds!();
       // Published while the feed is down: pub/sub drops these for good.
       await publishSome(5);
-      await waitFor(() => others.every((f) => f.missedCount > 0), 5000, 'the engine saying every feed missed messages');
-      await waitFor(() => sinks.every((s) => s.got.length === 10), 5000, 'catch-up from history');
+      await waitFor(() => others.every((f) => f.missedCount > 0), 15_000, 'the engine saying every feed missed messages');
+      await waitFor(() => sinks.every((s) => s.got.length === 10), 15_000, 'catch-up from history');
       await publishSome(5);
-      await waitFor(() => sinks.every((s) => s.got.length === 15), 3000, 'live again');
+      await waitFor(() => sinks.every((s) => s.got.length === 15), 15_000, 'live again');
       for (const s of sinks) {
         assert.deepEqual(s.got.map((m) => m.data), Array.from({ length: 15 }, (_, i) => i + 1));
         assert.deepEqual(s.problems, []);
