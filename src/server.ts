@@ -14,7 +14,7 @@ import type { Engine } from './engines/engine.js';
 import { createEngine, historyLimits } from './engines/create.js';
 import { MemoryEngine } from './engines/memory.js';
 import { ConnectionLimits, cappedByOpenFiles, openFileLimit } from './http/connection-limits.js';
-import { ConnectionTracker } from './http/connections.js';
+import { OpenConnections } from './http/connections.js';
 import { OriginPolicy } from './http/cors.js';
 import { lingerAfterRefusal } from './http/linger.js';
 import { refuseSocket } from './http/raw-refusal.js';
@@ -74,7 +74,8 @@ export class TidingsServer {
   private readonly poll: Poll;
   private readonly sse: Sse;
   private readonly ws: Ws;
-  private readonly connections: ConnectionTracker;
+  /** Every open TCP socket: the connection limits count here, a shutdown closes from here. */
+  private readonly connections: OpenConnections;
   /** `--demo`: keeps the sample apps' `demo:` channels moving. */
   readonly demo: DemoFeed | undefined;
   private readonly files = new StaticFiles();
@@ -140,7 +141,7 @@ export class TidingsServer {
       },
       (req, res) => {
         this.connections.track(res);
-        const refusal = this.limits.refusalOf(req.socket) ?? missingHost(req);
+        const refusal = this.connections.refusalOf(req.socket) ?? missingHost(req);
         if (refusal !== undefined) {
           res.shouldKeepAlive = false;
           return sendProblem(res, refusal);
@@ -148,8 +149,8 @@ export class TidingsServer {
         void this.route(req, res);
       },
     );
-    this.connections = new ConnectionTracker(this.http);
-    this.limits = new ConnectionLimits(this.http, cappedByOpenFiles(config.maxConnections, openFileLimit()), config.maxConnectionsPerIp, this.ctx.metrics);
+    this.limits = new ConnectionLimits(cappedByOpenFiles(config.maxConnections, openFileLimit()), config.maxConnectionsPerIp, this.ctx.metrics);
+    this.connections = new OpenConnections(this.http, this.limits);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // The peer is gone already: there is no one to answer. Nor may we once an answer is
@@ -278,7 +279,7 @@ export class TidingsServer {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       return refuseSocket(socket, new TidingsError('invalid_parameter', '/v1/ws upgrades only to websocket (Upgrade: websocket).'));
     }
-    const refusal = this.limits.refusalOf(req.socket);
+    const refusal = this.connections.refusalOf(req.socket);
     if (refusal !== undefined) return this.ws.refuseOverCapacity(req, socket, head, refusal);
     void this.ws.handleUpgrade(req, socket, head, url.searchParams);
   }
