@@ -94,10 +94,11 @@ export class TidingsServer {
     const engine = (this.engine =
       options.engine ??
       new MemoryEngine(historyLimits(config)));
+    const metrics = new Metrics();
     this.ctx = {
       config,
-      hub: new Hub(engine),
-      metrics: new Metrics(),
+      hub: new Hub(engine, metrics),
+      metrics,
       logger,
       timer: new CoarseTimer(100),
       flush: new FlushScheduler(config.writeGapMs),
@@ -117,12 +118,8 @@ export class TidingsServer {
     this.ws = new Ws(this.ctx);
     this.demo = config.demo
       ? new DemoFeed({
-          // The same publish as POST /v1/channels/…/messages, counted the same way.
-          publish: async (batch) => {
-            const results = await this.ctx.hub.publish(batch);
-            this.ctx.metrics.published += results.filter((r) => !r.duplicate).length;
-            return results;
-          },
+          // The same publish as POST /v1/channels/…/messages, counted in the same place.
+          publish: (batch) => this.ctx.hub.publish(batch),
           logger,
         })
       : undefined;
