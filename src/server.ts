@@ -14,7 +14,7 @@ import type { Engine } from './engines/engine.js';
 import { createEngine, historyLimits } from './engines/create.js';
 import { MemoryEngine } from './engines/memory.js';
 import { ConnectionLimits, cappedByOpenFiles, openFileLimit } from './http/connection-limits.js';
-import { ConnectionTracker } from './http/connections.js';
+import { OpenConnections } from './http/connections.js';
 import { OriginPolicy } from './http/cors.js';
 import { lingerAfterRefusal } from './http/linger.js';
 import { refuseSocket } from './http/raw-refusal.js';
@@ -74,7 +74,8 @@ export class TidingsServer {
   private readonly poll: Poll;
   private readonly sse: Sse;
   private readonly ws: Ws;
-  private readonly connections: ConnectionTracker;
+  /** Every open TCP socket: the connection limits count here, a shutdown closes from here. */
+  private readonly connections: OpenConnections;
   /** `--demo`: keeps the sample apps' `demo:` channels moving. */
   readonly demo: DemoFeed | undefined;
   private readonly files = new StaticFiles();
@@ -93,10 +94,11 @@ export class TidingsServer {
     const engine = (this.engine =
       options.engine ??
       new MemoryEngine(historyLimits(config)));
+    const metrics = new Metrics();
     this.ctx = {
       config,
-      hub: new Hub(engine),
-      metrics: new Metrics(),
+      hub: new Hub(engine, metrics),
+      metrics,
       logger,
       timer: new CoarseTimer(100),
       flush: new FlushScheduler(config.writeGapMs),
@@ -116,12 +118,8 @@ export class TidingsServer {
     this.ws = new Ws(this.ctx);
     this.demo = config.demo
       ? new DemoFeed({
-          // The same publish as POST /v1/channels/…/messages, counted the same way.
-          publish: async (batch) => {
-            const results = await this.ctx.hub.publish(batch);
-            this.ctx.metrics.published += results.filter((r) => !r.duplicate).length;
-            return results;
-          },
+          // The same publish as POST /v1/channels/…/messages, counted in the same place.
+          publish: (batch) => this.ctx.hub.publish(batch),
           logger,
         })
       : undefined;
@@ -140,7 +138,7 @@ export class TidingsServer {
       },
       (req, res) => {
         this.connections.track(res);
-        const refusal = this.limits.refusalOf(req.socket) ?? missingHost(req);
+        const refusal = this.connections.refusalOf(req.socket) ?? missingHost(req);
         if (refusal !== undefined) {
           res.shouldKeepAlive = false;
           return sendProblem(res, refusal);
@@ -148,8 +146,8 @@ export class TidingsServer {
         void this.route(req, res);
       },
     );
-    this.connections = new ConnectionTracker(this.http);
-    this.limits = new ConnectionLimits(this.http, cappedByOpenFiles(config.maxConnections, openFileLimit()), config.maxConnectionsPerIp, this.ctx.metrics);
+    this.limits = new ConnectionLimits(cappedByOpenFiles(config.maxConnections, openFileLimit()), config.maxConnectionsPerIp, this.ctx.metrics);
+    this.connections = new OpenConnections(this.http, this.limits);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // The peer is gone already: there is no one to answer. Nor may we once an answer is
@@ -278,7 +276,7 @@ export class TidingsServer {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       return refuseSocket(socket, new TidingsError('invalid_parameter', '/v1/ws upgrades only to websocket (Upgrade: websocket).'));
     }
-    const refusal = this.limits.refusalOf(req.socket);
+    const refusal = this.connections.refusalOf(req.socket);
     if (refusal !== undefined) return this.ws.refuseOverCapacity(req, socket, head, refusal);
     void this.ws.handleUpgrade(req, socket, head, url.searchParams);
   }

@@ -1,5 +1,5 @@
 import { TidingsError } from './errors.js';
-import type { Message } from './message.js';
+import { Message } from './message.js';
 
 /**
  * docs/protocol.md § Compact envelope. A client that asks with `envelope=compact` gets each
@@ -24,8 +24,7 @@ const COMPACT_WITH_CHANNEL = Symbol('compact-with-channel');
 export function compactMembers(m: Message, withChannel: boolean): string {
   return m.framed(withChannel ? COMPACT_WITH_CHANNEL : COMPACT, (x) => {
     const channel = withChannel ? `"channel":${JSON.stringify(x.channel)},` : '';
-    const event = x.event === undefined ? '' : `,"event":${JSON.stringify(x.event)}`;
-    return `${channel}"offset":${x.offset}${event},"data":${JSON.stringify(x.data)}`;
+    return `${channel}"offset":${x.offset}${Message.eventAndData(x)}`;
   });
 }
 

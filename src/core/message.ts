@@ -49,8 +49,16 @@ export class Message implements Envelope {
 
   /** The envelope JSON after the time: `,"event":…,"data":…}`. */
   static tail(e: Pick<Envelope, 'event' | 'data'>): string {
+    return `${Message.eventAndData(e)}}`;
+  }
+
+  /**
+   * The members every envelope form ends with (full, compact): `,"event":…` when there is
+   * an event, then `,"data":…`, each after a comma and without the closing brace.
+   */
+  static eventAndData(e: Pick<Envelope, 'event' | 'data'>): string {
     const event = e.event === undefined ? '' : `,"event":${JSON.stringify(e.event)}`;
-    return `${event},"data":${JSON.stringify(e.data)}}`;
+    return `${event},"data":${JSON.stringify(e.data)}`;
   }
 
   /** A transport's framing of this message, made on first use and shared by every subscriber. */

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { TidingsError } from '../core/errors.js';
 import type { Metrics } from '../metrics.js';
+import type { Admission, OpenConnections } from './connections.js';
 
 /** Refused sockets kept open at once to be told why; more are dropped unanswered. */
 const MAX_REFUSED_WAITING = 1024;
 
 /**
- * `--max-connections` and `--max-connections-per-ip`, counted over open TCP sockets.
+ * `--max-connections` and `--max-connections-per-ip`, over the open TCP sockets that
+ * OpenConnections (connections.ts) counts.
  *
  * A socket over a limit is still accepted, so that its client learns why: its first
  * request is answered 503 `server_full` or 429 `too_many_connections` (problem+json,
@@ -18,69 +19,38 @@ const MAX_REFUSED_WAITING = 1024;
  * nothing. Silently dropping it (node's own `server.maxConnections`) would look like a
  * network fault and invite an immediate retry.
  */
-export class ConnectionLimits {
-  private total = 0;
-  private readonly perAddress = new Map<string, number>();
-  private readonly refused = new WeakMap<Socket, TidingsError>();
-  /** Refused sockets still open, waiting to be told; past MAX_REFUSED_WAITING the rest are dropped unanswered. */
-  private refusedWaiting = 0;
-
+export class ConnectionLimits implements Admission {
   constructor(
-    server: Server,
     /** 0: no limit. */
     readonly maxTotal: number,
     private readonly maxPerAddress: number,
     private readonly metrics: Metrics,
-  ) {
-    if (maxTotal === 0 && maxPerAddress === 0) return;
-    server.on('connection', (socket: Socket) => this.admit(socket));
+  ) {}
+
+  admit(socket: Socket, address: string, open: OpenConnections): TidingsError | undefined {
+    const why = this.overLimit(address, open);
+    if (why !== undefined) this.refuse(socket, why, open);
+    return why;
   }
 
-  private admit(socket: Socket): void {
-    const address = socket.remoteAddress ?? '';
-    const fromAddress = this.perAddress.get(address) ?? 0;
-    if (this.maxTotal > 0 && this.total >= this.maxTotal) {
-      this.refuse(socket, new TidingsError('server_full', `The server holds its limit of ${this.maxTotal} connections; retry later or elsewhere.`, { 'retry-after': '5' }));
-      return;
+  private overLimit(address: string, open: OpenConnections): TidingsError | undefined {
+    if (this.maxTotal > 0 && open.admitted >= this.maxTotal) {
+      return new TidingsError('server_full', `The server holds its limit of ${this.maxTotal} connections; retry later or elsewhere.`, { 'retry-after': '5' });
     }
-    if (this.maxPerAddress > 0 && fromAddress >= this.maxPerAddress) {
-      this.refuse(socket, new TidingsError('too_many_connections', `At most ${this.maxPerAddress} connections from one address; close one or retry later.`, { 'retry-after': '5' }));
-      return;
+    if (this.maxPerAddress > 0 && open.admittedFrom(address) >= this.maxPerAddress) {
+      return new TidingsError('too_many_connections', `At most ${this.maxPerAddress} connections from one address; close one or retry later.`, { 'retry-after': '5' });
     }
-    this.total++;
-    this.perAddress.set(address, fromAddress + 1);
-    socket.once('close', () => {
-      this.total--;
-      const n = (this.perAddress.get(address) ?? 1) - 1;
-      if (n === 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, n);
-    });
+    return undefined;
   }
 
   /**
-   * Keeps the socket open just long enough to answer it. A flood of refused sockets would
+   * A refused socket is kept open just long enough to answer it. A flood of them would
    * hold file descriptors for up to --headers-timeout each, so past a bound they are
    * dropped at once, unanswered.
    */
-  private refuse(socket: Socket, why: TidingsError): void {
+  private refuse(socket: Socket, why: TidingsError, open: OpenConnections): void {
     this.metrics.connectionsRefused[why.code === 'server_full' ? 'server_full' : 'too_many_connections']++;
-    if (this.refusedWaiting >= MAX_REFUSED_WAITING) {
-      socket.destroy();
-      return;
-    }
-    this.refusedWaiting++;
-    this.refused.set(socket, why);
-    socket.once('close', () => this.refusedWaiting--);
-  }
-
-  /** Why requests on this socket are refused, or undefined when it was admitted. */
-  refusalOf(socket: Socket): TidingsError | undefined {
-    return this.refused.get(socket);
-  }
-
-  /** Admitted sockets now open. */
-  get open(): number {
-    return this.total;
+    if (open.refused >= MAX_REFUSED_WAITING) socket.destroy();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Message } from '../core/message.js';
 import type { ChannelState, Engine, PublishRequest, PublishResult, ReadResult } from '../engines/engine.js';
+import type { Metrics } from '../metrics.js';
 import { SharedReads } from './shared-reads.js';
 import type { StartAt } from './start.js';
 import { ChannelSubscription, type SubscriptionSink } from './subscription.js';
@@ -42,15 +43,25 @@ interface ChannelFeed {
  *
  * Reads: identical history reads in flight at once are one engine call (`SharedReads`),
  * so a channel's subscribers sent back to history together don't each hit the store.
+ *
+ * Publishes: every one passes through here, whatever sent it (HTTP, a batch, a WebSocket
+ * frame, the demo feed), so this is the one place `published` is counted.
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelFeed>();
   private readonly reads = new SharedReads();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    /** Where appended messages are counted; a hub on its own keeps its own tally. */
+    private readonly metrics: Pick<Metrics, 'published'> = { published: 0 },
+  ) {}
 
-  publish(batch: readonly PublishRequest[]): Promise<PublishResult[]> {
-    return this.engine.publish(batch);
+  /** Appends the batch; a message an idempotency key matched was not appended again, and is not counted. */
+  async publish(batch: readonly PublishRequest[]): Promise<PublishResult[]> {
+    const results = await this.engine.publish(batch);
+    for (const r of results) if (!r.duplicate) this.metrics.published++;
+    return results;
   }
 
   /** Messages after `after`; callers asking the same while it is read share the answer, and must not change it. */

@@ -67,7 +67,6 @@ export class HttpApi {
     const body = await readBody(req, this.ctx.config.maxMessageBytes);
     const data = this.decodeData(req, body);
     const [result] = await this.ctx.hub.publish([{ channel, data, event, idempotencyKey }]);
-    if (!result!.duplicate) this.ctx.metrics.published++;
     sendJson(res, result!.duplicate ? 200 : 201, publishedBody(result!));
   }
 
@@ -112,7 +111,6 @@ export class HttpApi {
     });
     this.ctx.rateLimit.take(req.socket.remoteAddress ?? '', batch.length);
     const results = await this.ctx.hub.publish(batch);
-    this.ctx.metrics.published += results.length;
     sendJson(res, 201, `{"results":[${results.map(publishedBody).join(',')}]}`);
   }
 

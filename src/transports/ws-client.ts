@@ -214,7 +214,6 @@ export class WsClient extends PushConnection {
     }
     this.ctx.rateLimit.take(this.address);
     const [result] = await this.ctx.hub.publish([{ channel, data: frame.data, event, idempotencyKey: frame.idempotencyKey }]);
-    if (!result!.duplicate) this.ctx.metrics.published++;
     this.sendJson({ type: 'ack', ...idField(frame.id), channel, offset: result!.offset, epoch: result!.epoch }, true);
   }
 

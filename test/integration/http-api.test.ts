@@ -270,6 +270,51 @@ describe('HTTP API (docs/protocol.md § Plain HTTP)', () => {
     }
   });
 
+  it('tidings_messages_published_total counts each appended message once, on every publishing path, and no idempotent retry', async () => {
+    // A server of its own: the counter then moves only by what this test publishes.
+    const own = await startTestServer();
+    const ws = new WsSubscriber(own.url);
+    const channel = uniqueChannel('counted');
+    const published = async () => {
+      const text = (await request<string>(own.url, '/metrics')).body;
+      return Number(/^tidings_messages_published_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const grewBy = async (step: () => Promise<unknown>) => {
+      const before = await published();
+      await step();
+      return (await published()) - before;
+    };
+    try {
+      assert.equal(await published(), 0);
+      assert.equal(await grewBy(() => publish(own.url, channel, 'single')), 1, 'HTTP publish');
+      assert.equal(await grewBy(() => publish(own.url, channel, 'keyed', { idempotencyKey: 'http-1' })), 1, 'HTTP publish with a key');
+      assert.equal(await grewBy(() => publish(own.url, channel, 'keyed', { idempotencyKey: 'http-1' })), 0, 'HTTP retry with the same key');
+      const batch = await grewBy(async () => {
+        const res = await request(own.url, '/v1/publish', json({ messages: [{ channel, data: 1 }, { channel, data: 2 }, { channel: uniqueChannel('other'), data: 3 }] }));
+        assert.equal(res.status, 201);
+      });
+      assert.equal(batch, 3, 'HTTP batch');
+      const refused = await grewBy(async () => {
+        const res = await request(own.url, '/v1/publish', json({ messages: [{ channel, data: 1 }, { channel: '', data: 2 }] }));
+        assert.equal(res.status, 400);
+      });
+      assert.equal(refused, 0, 'a refused batch publishes nothing');
+      await ws.connect();
+      const wsPublish = (idempotencyKey?: string) => async () => {
+        const ack = await ws.call({ type: 'publish', channel, data: 'ws', idempotencyKey });
+        assert.equal(ack.type, 'ack');
+      };
+      assert.equal(await grewBy(wsPublish()), 1, 'WebSocket publish');
+      assert.equal(await grewBy(wsPublish('ws-1')), 1, 'WebSocket publish with a key');
+      assert.equal(await grewBy(wsPublish('ws-1')), 0, 'WebSocket retry with the same key');
+      assert.equal(await published(), 7);
+      assert.equal((await channelInfo(own.url, channel)).last, 6, 'what was counted is what the channel holds');
+    } finally {
+      await ws.close();
+      await own.close();
+    }
+  });
+
   it('CORS: an allowed origin gets Access-Control headers and preflights are answered', async () => {
     const cors = await startTestServer({ corsOrigins: ['https://app.example'] });
     try {
