@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -9,6 +8,7 @@ import { Tidings } from '../src/client/node.js';
 import type { TransportName } from '../src/client/types.js';
 import { CuttableProxy } from '../test/helpers/proxy.js';
 import { ms } from './lib/format.js';
+import { freePort } from './lib/free-port.js';
 import { Histogram } from './lib/histogram.js';
 import { pinPrefix } from './lib/proc.js';
 import { SYSTEMS } from './lib/systems.js';
@@ -35,15 +35,6 @@ const ANCHORS: [string, number][] = [
 export function bundleSize(): { minified: number; gzip: number } {
   const body = readFileSync(join(DIST, 'public', 'client.js'));
   return { minified: body.length, gzip: gzipSync(body, { level: 9 }).length };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function publish(url: string, channel: string, n: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { spawnLogged, stopChild, waitHealthy, type LoggedChild } from './lib/child-process.js';
+import { freePort } from './lib/free-port.js';
 import { summariseProfile, type ProfileSummary } from './lib/profile.js';
 import { pinPrefix, rssBytes, withFdLimit } from './lib/proc.js';
 import { LOADGEN_SCRIPT, SYSTEMS, rowName } from './lib/systems.js';
@@ -32,52 +33,24 @@ export interface HarnessOptions {
 
 const CHANNEL = 'bench';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${log()}`);
-    try {
-      const res = await fetch(`${url}/healthz`);
-      await res.text();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`server not healthy after 15 s: ${log()}`);
-}
-
 /** A server under test: a child process pinned to core 0, with its fd limit raised. */
 class ServerProcess {
-  private tail = '';
-  constructor(
-    readonly child: ChildProcess,
+  private constructor(
+    private readonly proc: LoggedChild,
     readonly url: string,
-  ) {
-    const keep = (d: Buffer) => (this.tail = (this.tail + d.toString()).slice(-4000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+  ) {}
+
+  get child(): ChildProcess {
+    return this.proc.child;
   }
 
   get log(): string {
-    return this.tail.trim();
+    return this.proc.log();
   }
 
   /** `ws://…` of the inspector, when started with --inspect. */
   get inspector(): string | undefined {
-    return /Debugger listening on (ws:\/\/\S+)/.exec(this.tail)?.[1];
+    return /Debugger listening on (ws:\/\/\S+)/.exec(this.log)?.[1];
   }
 
   static async start(spec: RunSpec, profileDir: string | undefined): Promise<ServerProcess> {
@@ -88,20 +61,14 @@ class ServerProcess {
     if (spec.kind === 'idle') nodeFlags.push('--inspect=127.0.0.1:0');
     const argv = def.native === true ? [def.script, ...def.args(port)] : [process.execPath, ...nodeFlags, def.script, ...def.args(port)];
     const [cmd, args] = withFdLimit([...pinPrefix(0), ...argv]);
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = new ServerProcess(child, `http://127.0.0.1:${port}`);
-    await waitHealthy(server.url, child, () => server.log);
+    const server = new ServerProcess(spawnLogged([cmd, ...args]), `http://127.0.0.1:${port}`);
+    await waitHealthy(server.url, server.child, () => server.log, 15_000);
     return server;
   }
 
   /** SIGKILL is quick; a profiled server gets SIGTERM so that node writes the profile. */
-  async stop(graceful: boolean): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 30_000).unref());
-    await Promise.race([exited, timeout]);
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  stop(graceful: boolean): Promise<void> {
+    return stopChild(this.child, graceful ? 'SIGTERM' : 'SIGKILL', 30_000);
   }
 }
 
@@ -146,13 +113,14 @@ export class Generator {
   }
 
   /** Asks it to exit (so a --cpu-prof profile is written), then kills it if it lingers. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ cmd: 'exit' } satisfies GenCommand);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return stopChild(
+      this.child,
+      () => {
+        if (this.child.connected) this.child.send({ cmd: 'exit' } satisfies GenCommand);
+      },
+      3000,
+    );
   }
 }
 

@@ -13,15 +13,31 @@ export function nchanPeer(results: RunResult[], r: RunResult): RunResult | undef
   return results.find((b) => b.spec.system === 'nchan' && b.spec.transport === r.spec.transport && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
 }
 
-const cpu = (r: RunResult | undefined) => r?.stats?.cpuUsPerDelivery;
-const perConn = (r: RunResult | undefined) => r?.idle?.bytesPerConnection;
+type Figure = (r: RunResult | undefined) => number | undefined;
+
+const cpu: Figure = (r) => r?.stats?.cpuUsPerDelivery;
+const perConn: Figure = (r) => r?.idle?.bytesPerConnection;
+
+/** The `× bare ws`, `× Socket.IO` and `× Nchan` cells of a row: its figure over the same figure of each peer's run (Nchan only for Tidings rows). */
+function peerRatioCells(results: RunResult[], r: RunResult, figure: Figure): string[] {
+  return [
+    ratio(figure(r), figure(baseline(results, r, 'ws-bare'))),
+    ratio(figure(r), figure(baseline(results, r, 'socketio'))),
+    r.spec.system === 'tidings' ? ratio(figure(r), figure(nchanPeer(results, r))) : '',
+  ];
+}
+
+/** A run that failed: its name, size and first line of error, the other `width - 3` cells empty. */
+function errorRow(r: RunResult, width: number): string[] {
+  return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, ...Array<string>(width - 3).fill('')];
+}
 
 /** One scenario's publish runs: every figure, and CPU per delivery as a ratio to bare ws and Socket.IO. */
 function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
   const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', '× bare ws', '× Socket.IO', '× Nchan', 'RSS MB'];
   const body = rows.map((r) => {
     const s = r.stats;
-    if (s === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, ...head.slice(3).map(() => '')];
+    if (s === undefined) return errorRow(r, head.length);
     return [
       r.name,
       num(r.spec.subscribers),
@@ -38,9 +54,7 @@ function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean
       small(s.requestsPerDelivery),
       num(s.emptyAnswers),
       small(s.cpuUsPerDelivery),
-      ratio(cpu(r), cpu(baseline(results, r, 'ws-bare'))),
-      ratio(cpu(r), cpu(baseline(results, r, 'socketio'))),
-      r.spec.system === 'tidings' ? ratio(cpu(r), cpu(nchanPeer(results, r))) : '',
+      ...peerRatioCells(results, r, cpu),
       mb(s.serverRssBytes),
     ];
   });
@@ -51,16 +65,14 @@ function idleTable(results: RunResult[], rows: RunResult[], markdown: boolean): 
   const head = ['run', 'connections', 'RSS before MB', 'RSS after MB', 'KB/connection', '× bare ws', '× Socket.IO', '× Nchan'];
   const body = rows.map((r) => {
     const i = r.idle;
-    if (i === undefined) return [r.name, num(r.spec.subscribers), `error: ${(r.error ?? '').split('\n')[0]!.slice(0, 80)}`, '', '', '', '', ''];
+    if (i === undefined) return errorRow(r, head.length);
     return [
       r.name,
       num(i.connections),
       mb(i.rssBeforeBytes),
       mb(i.rssAfterBytes),
       kb(i.bytesPerConnection),
-      ratio(perConn(r), perConn(baseline(results, r, 'ws-bare'))),
-      ratio(perConn(r), perConn(baseline(results, r, 'socketio'))),
-      r.spec.system === 'tidings' ? ratio(perConn(r), perConn(nchanPeer(results, r))) : '',
+      ...peerRatioCells(results, r, perConn),
     ];
   });
   return table(head, body, markdown);
@@ -68,7 +80,7 @@ function idleTable(results: RunResult[], rows: RunResult[], markdown: boolean): 
 
 /** Every Tidings figure as a ratio to bare ws / Socket.IO / Nchan on the same transport (and bare SSE for SSE rows). */
 export function ratioTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
-  const figures: [string, (r: RunResult | undefined) => number | undefined][] = [
+  const figures: [string, Figure][] = [
     ['CPU/delivery', cpu],
     ['p50', (r) => r?.stats?.latencyMs.p50],
     ['p99', (r) => r?.stats?.latencyMs.p99],

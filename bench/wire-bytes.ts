@@ -7,8 +7,9 @@
  * as permessage-deflate would run it: one compressor per connection (context takeover),
  * a sync flush per message, the CPU time per message on this process.
  */
-import { get } from 'node:http';
+import { Agent, get } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { constants, createDeflateRaw, type DeflateRaw } from 'node:zlib';
 import WebSocket from 'ws';
 import { configWith } from '../src/config.js';
@@ -25,8 +26,6 @@ async function publish(url: string, seq: number): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload(seq)) });
   await res.text();
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Reader {
   socket: () => Socket;
@@ -68,22 +67,47 @@ async function wsReader(url: string): Promise<Reader> {
   return { socket: () => (ws as unknown as { _socket: Socket })._socket, frames, close: () => ws.terminate() };
 }
 
+/**
+ * A poller on one keep-alive connection (node:http, as the SSE reader): each answer's text,
+ * and the bytes read off its socket so far, status line, headers and body as they came.
+ */
+function pollReader(base: string): { ask(path: string): Promise<string>; bytesRead(): number; close(): void } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set<Socket>();
+  return {
+    ask: (path) =>
+      new Promise((resolve, reject) => {
+        const req = get(`${base}${path}`, { agent }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`poll answered ${res.statusCode}: ${text}`))));
+        });
+        req.on('socket', (socket) => sockets.add(socket));
+        req.on('error', reject);
+      }),
+    // Every socket the agent opened: a keep-alive connection the server closed is replaced, and both count.
+    bytesRead: () => [...sockets].reduce((n, s) => n + s.bytesRead, 0),
+    close: () => agent.destroy(),
+  };
+}
+
 /** Bytes a poller reads per message when each answer carries one (1 message/s, the seeds' comparison). */
 async function pollBytes(base: string, form: string): Promise<number> {
-  const first = (await (await fetch(`${base}/v1/poll?channel=${CHANNEL}-poll-${form}&envelope=${form}`)).json()) as { cursor: string };
-  let cursor = first.cursor;
-  let bytes = 0;
-  for (let i = 1; i <= 20; i++) {
-    await publish(`${base}/v1/channels/${CHANNEL}-poll-${form}/messages`, i);
-    const res = await fetch(`${base}/v1/poll?channel=${CHANNEL}-poll-${form}&cursor=${cursor}&envelope=${form}`);
-    const text = await res.text();
-    // Status line and headers as node:http writes them, plus the body.
-    let head = 'HTTP/1.1 200 OK\r\n'.length + 2;
-    res.headers.forEach((v, k) => (head += k.length + v.length + 4));
-    bytes += head + Buffer.byteLength(text);
-    cursor = (JSON.parse(text) as { cursor: string }).cursor;
+  const channel = `${CHANNEL}-poll-${form}`;
+  const poller = pollReader(base);
+  let cursor = (JSON.parse(await poller.ask(`/v1/poll?channel=${channel}&envelope=${form}`)) as { cursor: string }).cursor;
+  const before = poller.bytesRead();
+  const answers = 20;
+  for (let i = 1; i <= answers; i++) {
+    await publish(`${base}/v1/channels/${channel}/messages`, i);
+    const answer = JSON.parse(await poller.ask(`/v1/poll?channel=${channel}&cursor=${cursor}&envelope=${form}`)) as { messages: unknown[]; cursor: string };
+    if (answer.messages.length !== 1) throw new Error(`a poll answer held ${answer.messages.length} messages, not 1`);
+    cursor = answer.cursor;
   }
-  return bytes / 20;
+  const bytes = poller.bytesRead() - before;
+  poller.close();
+  return bytes / answers;
 }
 
 /** permessage-deflate as ws runs it for a server (context takeover): bytes out and CPU µs per message. */

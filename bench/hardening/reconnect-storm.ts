@@ -16,7 +16,8 @@ import { Command } from 'commander';
 import { Agent, request } from 'node:http';
 import type { ClientsCommand, ClientsStatus } from './reconnect-clients.js';
 import { conditions, DEFAULT_OUT, mb, percentile, writeSection } from './lib/results.js';
-import { DIST, freePort, ServerProcess, sleep } from './lib/server-process.js';
+import { freePort } from '../lib/free-port.js';
+import { DIST, ServerProcess, sleep } from './lib/server-process.js';
 import { cpuSeconds, withFdLimit } from '../lib/proc.js';
 import { table } from '../lib/format.js';
 

@@ -11,7 +11,8 @@ import { Command } from 'commander';
 import { ChurningClient, PollClient, SOAK_TRANSPORTS, SseClient, WsClient, type ClientContext, type SoakTransport } from './lib/churning-clients.js';
 import { DeliveryLedger } from './lib/delivery-ledger.js';
 import { conditions, DEFAULT_OUT, mb, percentile, slope, writeSection } from './lib/results.js';
-import { freePort, scrapeMetrics, ServerProcess, sleep } from './lib/server-process.js';
+import { freePort } from '../lib/free-port.js';
+import { scrapeMetrics, ServerProcess, sleep } from './lib/server-process.js';
 import { pinSelf } from '../lib/proc.js';
 import { table } from '../lib/format.js';
 

@@ -26,6 +26,13 @@ export interface Fleet {
   close(): void;
 }
 
+/** Socket bytes read plus written. */
+export function socketBytes(sockets: readonly Socket[]): number {
+  let n = 0;
+  for (const s of sockets) n += s.bytesRead + s.bytesWritten;
+  return n;
+}
+
 /**
  * A fleet whose subscribers each hold one long-lived socket (SSE, WebSocket, Socket.IO):
  * the counters, and wire bytes counted off those sockets.
@@ -44,9 +51,7 @@ export abstract class SocketFleet implements Fleet {
   abstract add(index: number): Promise<void>;
 
   wireBytes(): number {
-    let n = 0;
-    for (const s of this.raw) n += s.bytesRead + s.bytesWritten;
-    return n;
+    return socketBytes(this.raw);
   }
 
   close(): void {

@@ -4,24 +4,24 @@
  * delivery and measures the window; the server's CPU and RSS are read from /proc.
  */
 import { fork } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssBytes } from '../lib/proc.js';
 import type { ConnectCmd, GenCommand, GenEvent, IdleCmd, RunCmd, RunStats, Target } from '../lib/types.js';
 import { within, type Fleet, type FleetContext } from './fleet.js';
 import { collectGarbage } from './gc.js';
-import { NchanPollFleet } from './nchan-poll-fleet.js';
+import { nchanPoll } from './nchan-poll.js';
 import { PollFleet } from './poll-fleet.js';
 import type { PacedCmd, PacedEvent } from './paced-publisher.js';
 import { Publisher } from './publisher.js';
 import { SocketIoFleet } from './socketio-fleet.js';
 import { SseFleet } from './sse-fleet.js';
+import { tidingsPoll } from './tidings-poll.js';
 import { nowMs, Tracker } from './tracker.js';
 import { WsFleet } from './ws-fleet.js';
 
 /** Subscribers opening at once: enough to connect 10,000 in seconds, few enough for the backlog. */
 const CONNECT_CONCURRENCY = 200;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function send(ev: GenEvent): void {
   process.send?.(ev);
@@ -37,7 +37,9 @@ function makeFleet(ctx: FleetContext): Fleet {
       return new SocketIoFleet(ctx);
     case 'short-poll':
     case 'long-poll':
-      return ctx.target.system === 'nchan' ? new NchanPollFleet(ctx) : new PollFleet(ctx);
+      return ctx.target.system === 'nchan'
+        ? new PollFleet(ctx, nchanPoll(ctx.target.transport === 'long-poll'))
+        : new PollFleet(ctx, tidingsPoll(ctx.target.channel));
   }
 }
 

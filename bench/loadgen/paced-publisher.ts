@@ -4,6 +4,7 @@
  * its timers fired late, and "200 messages/s" reached the server at ~65/s. Here the kernel
  * schedules it on its own, so the messages leave on time (it needs little CPU).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from '../lib/types.js';
 import { Publisher } from './publisher.js';
 import { nowMs } from './tracker.js';
@@ -20,8 +21,6 @@ export type PacedEvent =
   | { ev: 'done'; published: number; failures: number; firstError: string | undefined; publishMs: number; answeredMs: number };
 
 const send = (ev: PacedEvent) => process.send?.(ev);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function publishPaced(cmd: PacedCmd): Promise<void> {
   const publisher = new Publisher(cmd.target);
   await publisher.warm();

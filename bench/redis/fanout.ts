@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Generator } from '../harness.js';
+import { spawnLogged, stopChild, waitHealthy } from '../lib/child-process.js';
+import { freePort } from '../lib/free-port.js';
 import { pinPrefix, withFdLimit } from '../lib/proc.js';
 import { SYSTEMS } from '../lib/systems.js';
 import type { RunStats, Transport } from '../lib/types.js';
-import { freePort } from '../../test/helpers/redis.js';
-import { healthy, spawnLogged, stopProcess, treeCpuSeconds } from './processes.js';
+import { treeCpuSeconds } from './processes.js';
 
 /** One way of running Tidings for the fan-out comparison. */
 export interface Setup {
@@ -44,9 +46,9 @@ export async function fanout(setup: Setup, spec: FanoutSpec, onProgress: (line: 
   const result: FanoutResult = { setup: setup.name, spec };
   const gen = new Generator((p) => onProgress(`${setup.name} · ${spec.transport}: ${p.phase} ${p.delivered}/${p.expected}`));
   try {
-    await healthy(url, server.child, server.log);
+    await waitHealthy(url, server.child, server.log, 20_000);
     // Workers come up one by one; give the last a moment after the first answers.
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const target = { system: 'tidings' as const, transport: spec.transport, url, channel: `bench-redis-${Date.now()}`, pid: undefined };
     const connect = await gen.ask({ cmd: 'connect', target, subscribers: spec.subscribers, pollIntervalMs: 500, longPollWaitS: 30 }, 'connected', 180_000);
     if (connect.failed > 0) throw new Error(`${connect.failed} subscribers failed to connect`);
@@ -63,7 +65,7 @@ export async function fanout(setup: Setup, spec: FanoutSpec, onProgress: (line: 
     result.error = (err as Error).message;
   } finally {
     await gen.stop();
-    await stopProcess(server.child, 'SIGKILL');
+    await stopChild(server.child, 'SIGKILL', 15_000);
   }
   return result;
 }

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../bench/lib/free-port.js';
 
 /**
  * A private redis-server per test file: a free port on 127.0.0.1, a temp dir, no RDB
@@ -21,18 +21,6 @@ function installed(): boolean {
  */
 export const skipWithoutRedis: string | false =
   installed() || process.env.CI === 'true' ? false : 'redis-server is not installed (apt-get install redis-server); Redis tests skipped';
-
-/** A port free now on 127.0.0.1 (0 asks the kernel for one). */
-export async function freePort(port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const { port: bound } = server.address() as { port: number };
-      server.close(() => resolve(bound));
-    });
-  });
-}
 
 /** A Redis Cluster node also listens on its port + 10000 (the cluster bus): both must be free. */
 async function freeClusterPort(): Promise<number> {

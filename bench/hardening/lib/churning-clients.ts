@@ -1,4 +1,5 @@
 import { Agent, get, type ClientRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { DeliveryLedger } from './delivery-ledger.js';
 
@@ -21,8 +22,6 @@ interface Envelope {
   offset: number;
   epoch: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * One subscriber that connects, lives a while, drops its connection (cleanly or not) and

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isHealthy, stopChild, waitHealthy } from '../../lib/child-process.js';
 import { collectGarbage } from '../../loadgen/gc.js';
 import { pinPrefix, rssBytes, withFdLimit } from '../../lib/proc.js';
 
@@ -10,17 +10,6 @@ export const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 /** The repository: dist/ is one folder below it. */
 export const REPO = join(DIST, '..');
 export const CLI = join(DIST, 'src', 'cli', 'main.js');
-
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServerStart {
   /** The node script to run (default: the Tidings CLI with `serve`). */
@@ -119,25 +108,13 @@ export class ServerProcess {
     return server;
   }
 
-  async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exited !== undefined) throw new Error(`server exited (${this.exited.code ?? this.exited.signal}): ${this.log.slice(-2000)}`);
-      if (await this.healthy()) return;
-      await sleep(50);
-    }
-    throw new Error(`server not healthy after ${timeoutMs} ms: ${this.log.slice(-2000)}`);
+  waitHealthy(timeoutMs: number): Promise<void> {
+    return waitHealthy(this.url, this.child, () => this.log.slice(-2000), timeoutMs);
   }
 
   /** GET /healthz answered 200 within 5 s. */
-  async healthy(): Promise<boolean> {
-    try {
-      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(5000) });
-      await res.text();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
+  healthy(): Promise<boolean> {
+    return isHealthy(this.url);
   }
 
   rss(): number | undefined {
@@ -154,12 +131,8 @@ export class ServerProcess {
   }
 
   /** SIGTERM (graceful drain), SIGKILL after 20 s. */
-  async stop(): Promise<void> {
-    if (this.exited !== undefined) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(20_000)]);
-    if (this.exited === undefined) this.child.kill('SIGKILL');
+  stop(): Promise<void> {
+    return stopChild(this.child, 'SIGTERM', 20_000);
   }
 }
 
