@@ -109,10 +109,12 @@ function parseSetting(s: Setting, raw: string, source: string): unknown {
   const fail = (why: string): never => {
     throw new ConfigError(`${source}: ${why}`);
   };
+  // Bounds in the unit the value is written in: durations are kept in ms, sizes in bytes.
+  const unit = s.kind === 'duration' ? 'ms' : s.kind === 'size' ? ' bytes' : '';
   const bounded = (n: number): number => {
     if (!Number.isFinite(n)) fail(`"${raw}" is not a number`);
-    if (s.min !== undefined && n < s.min) fail(`${raw} is below the minimum ${s.min}`);
-    if (s.max !== undefined && n > s.max) fail(`${raw} is above the maximum ${s.max}`);
+    if (s.min !== undefined && n < s.min) fail(`${raw} is below the minimum ${s.min}${unit}`);
+    if (s.max !== undefined && n > s.max) fail(`${raw} is above the maximum ${s.max}${unit}`);
     return n;
   };
   try {

@@ -22,6 +22,7 @@ describe('loadConfig (src/config.ts)', () => {
     assert.equal(c.maxFrameBytes, 1024 * 1024);
     assert.equal(c.heartbeatMs, 15_000);
     assert.equal(c.longPollMaxWaitMs, 60_000);
+    assert.equal(c.writeGapMs, 20);
     assert.equal(c.apiKey, undefined);
     assert.deepEqual(c.corsOrigins, ['*']);
   });
@@ -41,7 +42,8 @@ describe('loadConfig (src/config.ts)', () => {
     failsNaming({ historyCount: '1.5' }, {}, '--history-count', /whole number/);
     failsNaming({ heartbeatMs: '15' }, {}, '--heartbeat', /not a duration/);
     failsNaming({ heartbeatMs: '5ms' }, {}, '--heartbeat', /minimum/);
-    failsNaming({ maxFrameBytes: '10' }, {}, '--max-frame-size', /minimum 1024/);
+    failsNaming({ maxFrameBytes: '10' }, {}, '--max-frame-size', /minimum 1024 bytes/);
+    failsNaming({ writeGapMs: '5s' }, {}, '--write-gap', /above the maximum 1000ms/);
     failsNaming({ maxMessageBytes: 'lots' }, {}, '--max-message-size', /not a size/);
     failsNaming({ longPollMaxWaitMs: '500ms' }, {}, '--long-poll-max-wait');
     failsNaming({ logLevel: 'loud' }, {}, '--log-level', /one of/);
