@@ -5,188 +5,23 @@ import type { Position } from '../core/cursor.js';
 import type { GapNotice, Message } from '../core/message.js';
 import { sendProblem } from '../http/respond.js';
 import { catchUpStep, readPage } from '../hub/catch-up.js';
-import type { LiveListener } from '../hub/hub.js';
 import type { ServerContext } from './context.js';
-import { SharedAnswer } from './poll-answer.js';
-
-/** Most messages one poll answer carries per channel; the cursor says where to go on. */
-export const PAGE = 1000;
-/** How long a channel's feed is kept after its last parked poll, for the next one to find it live. */
-const LINGER_MS = 5000;
-
-type PollKind = 'short_poll' | 'long_poll';
-
-interface Waiter {
-  readonly res: ServerResponse;
-  readonly kind: PollKind;
-  /** The spot it waits in, while it waits. */
-  spot: Spot | undefined;
-  /** Parked in a channel's lot (counted in the parked gauge). */
-  parked: boolean;
-  cancelDeadline: (() => void) | undefined;
-  settle: () => void;
-}
-
-/** Polls of one channel at one position, asking for one envelope form: they all get the same answer, built once. */
-class Spot {
-  readonly waiters = new Set<Waiter>();
-  private empty: SharedAnswer | undefined;
-
-  constructor(
-    readonly channel: string,
-    readonly position: Position,
-    readonly form: EnvelopeForm,
-  ) {}
-
-  get key(): string {
-    return spotKey(this.channel, this.position, this.form);
-  }
-
-  /** The answer with `messages` (and `gap`), ending at `position`. */
-  answerWith(position: Position, messages: Message[], gap?: GapNotice): SharedAnswer {
-    return new SharedAnswer([{ channel: this.channel, position, messages, gap }], this.form);
-  }
-
-  /** The answer with no message and the cursor of this position: timeouts, short polls, drain. */
-  emptyAnswer(): SharedAnswer {
-    this.empty ??= this.answerWith(this.position, []);
-    return this.empty;
-  }
-}
-
-const spotKey = (channel: string, p: Position, form: EnvelopeForm) => `${form}.${p.epoch}.${p.offset}.${channel}`;
-
-/** The messages of `recent` right after `p`: [] when none, undefined when they don't follow on (a hole, a new epoch). */
-function following(recent: readonly Message[], p: Position): Message[] | undefined {
-  const out: Message[] = [];
-  let next = p.offset + 1;
-  for (const m of recent) {
-    if (m.epoch !== p.epoch) return undefined;
-    if (m.offset < next) continue;
-    if (m.offset > next) return undefined;
-    out.push(m);
-    next++;
-    if (out.length === PAGE) break;
-  }
-  return out;
-}
+import type { SharedAnswer } from './poll-answer.js';
+import { ChannelLot, PAGE, Spot, spotKey, type PollKind, type Waiter } from './poll-lot.js';
+import { SeveralPoll, type ChannelPosition } from './poll-several.js';
 
 /**
- * One channel's parked long polls, grouped by position, and the one listener on the hub's
- * live feed that serves them all. A live message is noted, and at the end of the turn each
- * spot gets what follows its position in one shared answer; a spot the recent messages
- * don't continue (a hole, a new epoch, a missed feed) reads history instead.
+ * What a poll whose client left while it was admitted, or its start resolved, waits for:
+ * nothing. Its 'close' has fired already and won't again, so it must not park.
  */
-class ChannelLot implements LiveListener {
-  readonly spots = new Map<string, Spot>();
-  /** Bumped by every live message: a read begun before a bump may have missed it, and reads again. */
-  version = 0;
-  /** Long polls parked here; the hub counts them as this channel's subscribers. */
-  clients = 0;
-  /** Reads of spots that may park here, in flight: the lot must not be dropped under them. */
-  serving = 0;
-  readonly joined: Promise<void>;
-  private recent: Message[] = [];
-  private missedFeed = false;
-  private scheduled = false;
-  private cancelLinger: (() => void) | undefined;
-
-  constructor(
-    readonly channel: string,
-    private readonly owner: PollSpots,
-  ) {
-    this.joined = owner.ctx.hub.join(channel, this);
-  }
-
-  live(message: Message): void {
-    this.version++;
-    if (this.spots.size === 0) return;
-    this.recent.push(message);
-    this.schedule();
-  }
-
-  missed(): void {
-    this.version++;
-    this.missedFeed = true;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  park(spot: Spot): void {
-    this.cancelLinger?.();
-    this.cancelLinger = undefined;
-    const there = this.spots.get(spot.key);
-    const target = there ?? spot;
-    if (there === undefined) this.spots.set(spot.key, spot);
-    for (const w of spot.waiters) {
-      if (there !== undefined) there.waiters.add(w);
-      w.spot = target;
-      w.parked = true;
-      this.clients++;
-      this.owner.ctx.metrics.longPollsParked++;
-    }
-  }
-
-  /** Takes a spot's waiters out of the lot (they are being answered). */
-  unpark(spot: Spot): void {
-    this.spots.delete(spot.key);
-    for (const w of spot.waiters) this.leave(w);
-  }
-
-  leave(w: Waiter): void {
-    if (!w.parked) return;
-    w.parked = false;
-    this.clients--;
-    this.owner.ctx.metrics.longPollsParked--;
-    const spot = w.spot;
-    if (spot !== undefined && spot.waiters.size === 0 && this.spots.get(spot.key) === spot) this.spots.delete(spot.key);
-    if (this.spots.size === 0) this.linger();
-  }
-
-  /** Keeps the feed a while for the next poll (a client re-polls at once), then leaves the hub. */
-  linger(): void {
-    if (this.cancelLinger !== undefined || this.spots.size > 0) return;
-    this.cancelLinger = this.owner.ctx.timer.at(Date.now() + LINGER_MS, () => {
-      this.cancelLinger = undefined;
-      if (this.spots.size === 0 && this.serving === 0) this.owner.drop(this);
-      else if (this.spots.size === 0) this.linger();
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const recent = this.recent;
-    const missed = this.missedFeed;
-    this.recent = [];
-    this.missedFeed = false;
-    for (const spot of [...this.spots.values()]) {
-      const fresh = missed ? undefined : following(recent, spot.position);
-      if (fresh !== undefined && fresh.length === 0) continue;
-      this.unpark(spot);
-      if (fresh === undefined) void this.owner.serve(spot);
-      else this.owner.answer(spot, spot.answerWith({ epoch: spot.position.epoch, offset: fresh.at(-1)!.offset }, fresh));
-    }
-  }
-
-  /** The server is shutting down: every parked poll answers now, with its cursor. */
-  drain(): void {
-    for (const spot of [...this.spots.values()]) {
-      this.unpark(spot);
-      this.owner.answer(spot, spot.emptyAnswer());
-    }
-  }
-}
+const gone = Promise.resolve();
 
 /**
- * Polls of one channel from a cursor (what a polling client sends from its second poll
- * on), served in groups: the polls of a turn at the same channel and position share one
- * history read and one answer, and long polls with nothing to read park in the channel's
- * lot, where one live message answers all of them with one shared buffer.
+ * Every poll, served in groups: the polls of a turn at the same channel and position share
+ * one history read and one answer, and long polls with nothing to read park in the
+ * channel's lot, where one live message answers all of them with one shared buffer. A poll
+ * of several channels takes a seat at each (poll-several.ts). Deadlines, token expiry,
+ * shutdown and the client going away are handled here, once, for both.
  */
 export class PollSpots {
   /** This turn's polls, by spot; read and answered at the end of the turn. */
@@ -202,31 +37,53 @@ export class PollSpots {
    * was delivered, so the cursor the client holds is still right.
    */
   poll(channel: string, position: Position, form: EnvelopeForm, res: ServerResponse, waitMs: number, tokenExpiresAt?: number): Promise<void> {
+    if (res.destroyed) return gone;
     return new Promise<void>((settle) => {
       const kind: PollKind = waitMs === 0 ? 'short_poll' : 'long_poll';
-      const waiter: Waiter = { res, kind, spot: undefined, parked: false, cancelDeadline: undefined, settle };
-      const key = spotKey(channel, position, form);
-      let spot = this.turn.get(key);
-      if (spot === undefined) {
-        spot = new Spot(channel, position, form);
-        this.turn.set(key, spot);
-      }
-      spot.waiters.add(waiter);
-      waiter.spot = spot;
-      if (kind === 'long_poll') {
-        res.socket?.setTimeout(0);
-        const deadline = Date.now() + waitMs;
-        waiter.cancelDeadline =
-          tokenExpiresAt !== undefined && tokenExpiresAt < deadline
-            ? this.ctx.timer.at(tokenExpiresAt, () => this.expire(waiter))
-            : this.ctx.timer.at(deadline, () => this.timeout(waiter));
-      }
-      res.once('close', () => this.gone(waiter));
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.runTurn);
-      }
+      const waiter: Waiter = { res, kind, of: undefined, spot: undefined, parked: false, cancelDeadline: undefined, settle };
+      this.enter(waiter, channel, position, form);
+      if (kind === 'long_poll') waiter.cancelDeadline = this.deadline(waiter, waitMs, tokenExpiresAt);
+      res.once('close', () => this.end(waiter));
     });
+  }
+
+  /** Answers a poll of several channels, each after its position: one answer, with all of them (poll-several.ts). */
+  pollSeveral(channels: readonly ChannelPosition[], form: EnvelopeForm, res: ServerResponse, waitMs: number, tokenExpiresAt?: number): Promise<void> {
+    if (res.destroyed) return gone;
+    return new Promise<void>((settle) => {
+      const kind: PollKind = waitMs === 0 ? 'short_poll' : 'long_poll';
+      const several = new SeveralPoll(this, channels, form, res, kind, settle);
+      several.seats.forEach((seat, i) => this.enter(seat, several.start(i).channel, several.start(i).position, form));
+      // The first seat stands for the poll with the timer and the socket.
+      const first = several.seats[0]!;
+      if (kind === 'long_poll') several.cancelDeadline = this.deadline(first, waitMs, tokenExpiresAt);
+      res.once('close', () => this.end(first));
+    });
+  }
+
+  /** Puts the waiter in this turn's spot for its channel and position. */
+  private enter(waiter: Waiter, channel: string, position: Position, form: EnvelopeForm): void {
+    const key = spotKey(channel, position, form);
+    let spot = this.turn.get(key);
+    if (spot === undefined) {
+      spot = new Spot(channel, position, form);
+      this.turn.set(key, spot);
+    }
+    spot.waiters.add(waiter);
+    waiter.spot = spot;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.runTurn);
+    }
+  }
+
+  /** A long poll's one timer: its deadline, or its token's expiry when that comes first. */
+  private deadline(w: Waiter, waitMs: number, tokenExpiresAt: number | undefined): () => void {
+    w.res.socket?.setTimeout(0);
+    const deadline = Date.now() + waitMs;
+    return tokenExpiresAt !== undefined && tokenExpiresAt < deadline
+      ? this.ctx.timer.at(tokenExpiresAt, () => this.expire(w))
+      : this.ctx.timer.at(deadline, () => this.timeout(w));
   }
 
   private readonly runTurn = (): void => {
@@ -259,31 +116,42 @@ export class PollSpots {
         const version = lot?.version;
         const step = catchUpStep(spot.position, await readPage(hub, spot.channel, spot.position, PAGE));
         if (step.messages.length > 0 || step.gap !== undefined) {
-          this.answer(spot, spot.answerWith(step.position, step.messages, step.gap));
+          this.answer(spot, step.position, step.messages, step.gap);
           return;
         }
-        for (const w of spot.waiters) if (w.kind === 'short_poll') this.send(w, spot.emptyAnswer());
+        // A cursor past the end of the history is clamped to it (docs/protocol.md §
+        // Decisions): the polls wait, and their cursor says so, from there.
+        if (step.position.offset !== spot.position.offset) spot = this.move(spot, step.position);
+        for (const w of spot.waiters) if (w.kind === 'short_poll') this.answerEmptyTo(w, spot);
         if (lot === undefined || spot.waiters.size === 0) return;
         if (lot.version === version) {
           // Shutdown began during the read: drain() has run, so parking now would hold the
           // poll to its deadline; answer it as drain() would have.
-          if (this.ctx.isDraining()) this.answer(spot, spot.emptyAnswer());
+          if (this.ctx.isDraining()) this.answerEmpty(spot);
           else lot.park(spot);
           return;
         }
       }
     } catch (err) {
       this.ctx.logger.warn({ err, channel: spot.channel }, 'poll failed while reading history');
-      for (const w of [...spot.waiters]) {
-        this.finish(w);
-        sendProblem(w.res, err);
-      }
+      for (const w of [...spot.waiters]) if (this.end(w)) sendProblem(w.res, err);
     } finally {
       if (lot !== undefined) {
         lot.serving--;
         lot.linger();
       }
     }
+  }
+
+  /** The spot's waiters, moved to a spot at `position`. */
+  private move(from: Spot, position: Position): Spot {
+    const to = new Spot(from.channel, position, from.form);
+    for (const w of from.waiters) {
+      to.waiters.add(w);
+      w.spot = to;
+    }
+    from.waiters.clear();
+    return to;
   }
 
   private lot(channel: string): ChannelLot {
@@ -303,9 +171,27 @@ export class PollSpots {
     this.ctx.hub.leave(lot.channel, lot);
   }
 
-  /** Every waiter of the spot gets `answer`. */
-  answer(spot: Spot, answer: SharedAnswer): void {
-    for (const w of [...spot.waiters]) this.send(w, answer);
+  /**
+   * Every waiter of the spot gets `messages` (and `gap`), ending at `position`: the polls
+   * of this channel alone one shared answer, built once; the seats of polls of several
+   * channels their part.
+   */
+  answer(spot: Spot, position: Position, messages: Message[], gap?: GapNotice): void {
+    let shared: SharedAnswer | undefined;
+    for (const w of [...spot.waiters]) {
+      if (w.of === undefined) this.send(w, (shared ??= spot.answerWith(position, messages, gap)));
+      else this.hand(w, position, messages, gap);
+    }
+  }
+
+  /** Every waiter of the spot gets nothing and the cursor of its position. */
+  answerEmpty(spot: Spot): void {
+    for (const w of [...spot.waiters]) this.answerEmptyTo(w, spot);
+  }
+
+  private answerEmptyTo(w: Waiter, spot: Spot): void {
+    if (w.of === undefined) this.send(w, spot.emptyAnswer());
+    else this.hand(w, spot.position, [], undefined);
   }
 
   private send(w: Waiter, answer: SharedAnswer): void {
@@ -314,8 +200,14 @@ export class PollSpots {
     answer.send(w.res, this.ctx.isDraining());
   }
 
-  /** Takes the waiter out of everything it is in; safe to call twice. */
-  private finish(w: Waiter): void {
+  /** A seat's part goes to its poll of several channels, which answers for all of them. */
+  private hand(w: Waiter, position: Position, messages: Message[], gap: GapNotice | undefined): void {
+    this.finish(w);
+    w.of!.take(w, position, messages, gap);
+  }
+
+  /** Takes the waiter out of its spot and lot; safe to call twice. */
+  finish(w: Waiter): void {
     w.cancelDeadline?.();
     w.cancelDeadline = undefined;
     const spot = w.spot;
@@ -326,21 +218,22 @@ export class PollSpots {
     w.settle();
   }
 
+  /** Ends the poll `w` is (part of) without answering it; false when it had ended already. */
+  private end(w: Waiter): boolean {
+    if (w.of !== undefined) return w.of.end();
+    if (w.spot === undefined) return false;
+    this.finish(w);
+    return true;
+  }
+
+  /** The deadline: the poll answers with what it has (nothing, for a poll of one channel) and its cursor. */
   private timeout(w: Waiter): void {
-    const spot = w.spot;
-    w.cancelDeadline = undefined;
-    if (spot !== undefined) this.send(w, spot.emptyAnswer());
+    if (w.of !== undefined) w.of.answer();
+    else if (w.spot !== undefined) this.send(w, w.spot.emptyAnswer());
   }
 
   private expire(w: Waiter): void {
-    w.cancelDeadline = undefined;
-    if (w.spot === undefined) return;
-    this.finish(w);
-    sendProblem(w.res, tokenExpired());
-  }
-
-  private gone(w: Waiter): void {
-    this.finish(w);
+    if (this.end(w)) sendProblem(w.res, tokenExpired());
   }
 
   /** Shutdown: parked long polls answer now with their cursor (and `Connection: close`). */

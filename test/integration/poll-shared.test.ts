@@ -31,7 +31,7 @@ function rawGet(agent: Agent, url: string, opts: { method?: string; headers?: Re
   });
 }
 
-describe('polls served together (one channel, from a cursor)', () => {
+describe('polls served together', () => {
   let server: TidingsServer;
   before(async () => (server = await startTestServer()));
   after(() => server.close());
@@ -114,22 +114,26 @@ describe('polls served together (one channel, from a cursor)', () => {
     for (const got of seen) assert.deepEqual(got, range(1, total));
   });
 
-  it('while draining, a parked poll answers with its cursor and Connection: close', async () => {
-    const own = await startTestServer();
-    const channel = uniqueChannel('drain');
-    const cursor = (await request<PollAnswer>(own.url, `/v1/poll?channel=${channel}`)).body.cursor;
-    const agent = new Agent({ keepAlive: true });
-    try {
-      const poll = rawGet(agent, `${own.url}/v1/poll?channel=${channel}&cursor=${cursor}&wait=30`);
-      await waitForSubscribers(own.url, channel, 1);
-      const closing = own.close();
-      const answer = await within(poll, 5000, 'drained poll');
-      assert.equal(answer.status, 200);
-      assert.equal(answer.headers.connection, 'close');
-      assert.deepEqual(JSON.parse(answer.body), { messages: [], cursor });
-      await closing;
-    } finally {
-      agent.destroy();
-    }
-  });
+  for (const several of [false, true]) {
+    it(`while draining, a parked poll${several ? ' of several channels' : ''} answers with its cursor and Connection: close`, async () => {
+      const own = await startTestServer();
+      const channels = several ? [uniqueChannel('drain-a'), uniqueChannel('drain-b')] : [uniqueChannel('drain')];
+      await publish(own.url, channels.at(-1)!, 'before');
+      const query = channels.map((c) => `channel=${c}`).join('&');
+      const cursor = (await request<PollAnswer>(own.url, `/v1/poll?${query}&last=1`)).body.cursor;
+      const agent = new Agent({ keepAlive: true });
+      try {
+        const poll = rawGet(agent, `${own.url}/v1/poll?${query}&cursor=${cursor}&wait=30`);
+        for (const channel of channels) await waitForSubscribers(own.url, channel, 1);
+        const closing = own.close();
+        const answer = await within(poll, 5000, 'drained poll');
+        assert.equal(answer.status, 200);
+        assert.equal(answer.headers.connection, 'close');
+        assert.deepEqual(JSON.parse(answer.body), { messages: [], cursor });
+        await closing;
+      } finally {
+        agent.destroy();
+      }
+    });
+  }
 });

@@ -175,6 +175,19 @@ describe('token lifecycle', { concurrency: true }, () => {
       assert.deepEqual(offsets(resumed.body.messages), [1]);
     });
 
+    it('a parked long poll of several channels whose token expires answers 401 token_expired and leaves no subscription', async () => {
+      const a = uniqueChannel('poll-exp-a');
+      const b = uniqueChannel('poll-exp-b');
+      const started = Date.now();
+      const polling = request(server.url, `/v1/poll?channel=${a}&channel=${b}&wait=20&token=${await token({ subscribe: [a, b] }, SHORT)}`);
+      await waitForSubscribers(server.url, a, 1);
+      await waitForSubscribers(server.url, b, 1);
+      assertProblem(await polling, 401, 'token_expired');
+      assert.ok(Date.now() - started < 10_000, 'answered at the token’s expiry, not the 20 s deadline');
+      await waitForSubscribers(server.url, a, 0);
+      await waitForSubscribers(server.url, b, 0);
+    });
+
     it('an expired token on a new poll is 401 token_expired, a forged one 401 unauthorized', async () => {
       const channel = uniqueChannel('poll-old');
       assertProblem(await request(server.url, `/v1/poll?channel=${channel}&token=${await token({ subscribe: [channel] }, -5)}`), 401, 'token_expired');
