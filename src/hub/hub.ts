@@ -31,6 +31,8 @@ interface ChannelFeed {
   live: Promise<void>;
   /** Set once live; until then, a feed nobody wants any more is stopped as it arrives. */
   stop: (() => void) | undefined;
+  /** The hub's event count at this channel's last live event (or the feed's start). */
+  since: number;
 }
 
 /**
@@ -41,8 +43,10 @@ interface ChannelFeed {
  * arrives, and the feed is dropped with the last; every message then goes to each
  * listener by one loop over a Set.
  *
- * Reads: identical history reads in flight at once are one engine call (`SharedReads`),
- * so a channel's subscribers sent back to history together don't each hit the store.
+ * Reads: subscriptions catching up read through `readForSubscriber`, where identical
+ * reads in flight since the channel's last live event are one engine call
+ * (`SharedReads`), so a channel's subscribers sent back to history together don't each
+ * hit the store.
  *
  * Publishes: every one passes through here, whatever sent it (HTTP, a batch, a WebSocket
  * frame, the demo feed), so this is the one place `published` is counted.
@@ -50,6 +54,8 @@ interface ChannelFeed {
 export class Hub {
   private readonly channels = new Map<string, ChannelFeed>();
   private readonly reads = new SharedReads();
+  /** Live events (messages, missed feeds) on every channel so far: tells reads asked before one from reads asked after. */
+  private events = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -64,9 +70,22 @@ export class Hub {
     return results;
   }
 
-  /** Messages after `after`; callers asking the same while it is read share the answer, and must not change it. */
+  /** Messages after `after`, read now: what a history request or a poll gets. */
   read(channel: string, after: number, limit: number): Promise<ReadResult> {
-    return this.reads.read(channel, after, limit, () => this.engine.read(channel, after, limit));
+    return this.engine.read(channel, after, limit);
+  }
+
+  /**
+   * The read of a subscription catching up on this node's live feed of `channel`. Callers
+   * asking the same while it is read share it (and must not change the answer), but only
+   * among reads asked since the channel's last live event: a read already on its way when
+   * a message arrived may not hold it, and a subscription that joined the feed after that
+   * message would never get it live either. Without a feed here, a plain read.
+   */
+  readForSubscriber(channel: string, after: number, limit: number): Promise<ReadResult> {
+    const feed = this.channels.get(channel);
+    if (feed === undefined) return this.engine.read(channel, after, limit);
+    return this.reads.read(channel, after, limit, feed.since, () => this.engine.read(channel, after, limit));
   }
 
   info(channel: string): Promise<ChannelState> {
@@ -99,14 +118,16 @@ export class Hub {
   join(channel: string, listener: LiveListener): Promise<void> {
     let feed = this.channels.get(channel);
     if (feed === undefined) {
-      const created: ChannelFeed = { listeners: new Set(), live: Promise.resolve(), stop: undefined };
+      const created: ChannelFeed = { listeners: new Set(), live: Promise.resolve(), stop: undefined, since: ++this.events };
       this.channels.set(channel, created);
       created.live = this.engine
         .feed(channel, {
           message: (m) => {
+            created.since = ++this.events;
             for (const l of created.listeners) l.live(m);
           },
           missed: () => {
+            created.since = ++this.events;
             for (const l of created.listeners) l.missed();
           },
           subscribers: () => clientCount(created.listeners),

@@ -15,10 +15,14 @@ import type { ReadResult } from '../engines/engine.js';
 export class SharedReads {
   private readonly inFlight = new Map<string, Promise<ReadResult>>();
 
-  /** `start()` is the engine read, called only when no identical read is in flight. */
-  read(channel: string, after: number, limit: number, start: () => Promise<ReadResult>): Promise<ReadResult> {
+  /**
+   * `start()` is the engine read, called only when no identical read is in flight. `since`
+   * marks what the caller may share: reads asked under another mark (before the channel's
+   * last live event) are not joined.
+   */
+  read(channel: string, after: number, limit: number, since: number, start: () => Promise<ReadResult>): Promise<ReadResult> {
     // Numbers first: whatever characters a channel name holds, the key stays unambiguous.
-    const key = `${after} ${limit} ${channel}`;
+    const key = `${since} ${after} ${limit} ${channel}`;
     const flying = this.inFlight.get(key);
     if (flying !== undefined) return flying;
     // Forgotten before any caller sees the result: a caller that reads the same again

@@ -3,7 +3,7 @@ import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
 import type { ChannelState } from '../engines/engine.js';
 import { fullJitter, UNAVAILABLE_RETRY } from './backoff.js';
-import { catchUpStep, readPage } from './catch-up.js';
+import { catchUpStep, readPage, type HistoryReader } from './catch-up.js';
 import type { Hub, LiveListener } from './hub.js';
 import { startPosition, type StartAt } from './start.js';
 
@@ -62,6 +62,11 @@ export class ChannelSubscription implements LiveListener {
     if (start.kind === 'after') this.position = { ...start.position };
     this.ready = this.open(start);
   }
+
+  /** History as a subscription on the live feed reads it: shared with its channel's others (Hub.readForSubscriber). */
+  private readonly reader: HistoryReader = {
+    read: (channel, after, limit) => this.hub.readForSubscriber(channel, after, limit),
+  };
 
   /**
    * Joins the live feed, and only once it is live reads the channel's position: a message
@@ -127,7 +132,7 @@ export class ChannelSubscription implements LiveListener {
         this.dirty = false;
         let more = true;
         while (more && this.state === 'catching-up') {
-          const page = await readPage(this.hub, this.channel, this.position, PAGE);
+          const page = await readPage(this.reader, this.channel, this.position, PAGE);
           this.unavailableRetries = 0;
           if (this.state !== 'catching-up') return;
           const step = catchUpStep(this.position, page);

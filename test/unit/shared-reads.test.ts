@@ -55,7 +55,7 @@ function collector(): SubscriptionSink & { got: Message[]; problems: unknown[] }
 
 const batch = (channel: string, from: number, count: number) => Array.from({ length: count }, (_, i) => ({ channel, data: from + i }));
 
-describe('Hub.read shares identical reads in flight (src/hub/shared-reads.ts)', () => {
+describe('Hub.readForSubscriber shares identical reads in flight (src/hub/shared-reads.ts)', () => {
   it('N subscriptions sent back to history together cost one engine read per page, and each gets every message once, in order', async () => {
     const engine = new CountingEngine(limits);
     const hub = new Hub(engine);
@@ -99,15 +99,22 @@ describe('Hub.read shares identical reads in flight (src/hub/shared-reads.ts)', 
     await engine.close();
   });
 
+  /** A hub with a live feed on `channels` (reads are shared only for a channel with one). */
+  async function hubOnFeeds(engine: CountingEngine, ...channels: string[]): Promise<Hub> {
+    const hub = new Hub(engine);
+    for (const c of channels) await hub.join(c, { live: () => {}, missed: () => {} });
+    return hub;
+  }
+
   it('shares only while in flight: the same read asked again after it settled reaches the engine, and sees what was published since', async () => {
     const engine = new CountingEngine(limits);
-    const hub = new Hub(engine);
+    const hub = await hubOnFeeds(engine, 'c');
     await hub.publish(batch('c', 1, 3));
-    const [a, b] = await Promise.all([hub.read('c', 0, 10), hub.read('c', 0, 10)]);
+    const [a, b] = await Promise.all([hub.readForSubscriber('c', 0, 10), hub.readForSubscriber('c', 0, 10)]);
     assert.equal(engine.reads.length, 1);
     assert.equal(a, b, 'callers of one flight get the one answer');
     await hub.publish(batch('c', 4, 1));
-    const again = await hub.read('c', 0, 10);
+    const again = await hub.readForSubscriber('c', 0, 10);
     assert.equal(engine.reads.length, 2, 'nothing is cached past the flight');
     assert.deepEqual(
       again.messages.map((m) => m.offset),
@@ -116,11 +123,43 @@ describe('Hub.read shares identical reads in flight (src/hub/shared-reads.ts)', 
     await engine.close();
   });
 
+  it('a read already on its way when a live message arrives is not shared with a later caller, who may need that message', async () => {
+    const engine = new CountingEngine(limits);
+    const hub = await hubOnFeeds(engine, 'c');
+    await hub.publish(batch('c', 1, 2));
+    const before = hub.readForSubscriber('c', 0, 10);
+    void hub.publish(batch('c', 3, 1)); // appended and fanned out live before the first read answers
+    const after = hub.readForSubscriber('c', 0, 10);
+    assert.equal(engine.reads.length, 2, 'the later caller reads for itself');
+    assert.deepEqual(
+      (await after).messages.map((m) => m.offset),
+      [1, 2, 3],
+    );
+    await before;
+    await engine.close();
+  });
+
+  it('plain reads (history requests, polls) and reads of a channel with no live feed here are never shared', async () => {
+    const engine = new CountingEngine(limits);
+    const hub = await hubOnFeeds(engine, 'c');
+    await hub.publish([...batch('c', 1, 2), ...batch('d', 1, 2)]);
+    await Promise.all([hub.read('c', 0, 10), hub.read('c', 0, 10)]);
+    assert.equal(engine.reads.length, 2, 'hub.read: a history request must see what its client just published');
+    await Promise.all([hub.readForSubscriber('d', 0, 10), hub.readForSubscriber('d', 0, 10)]);
+    assert.equal(engine.reads.length, 4, 'no feed of d here: nothing tells a stale read from a fresh one');
+    await engine.close();
+  });
+
   it('reads differing in channel, position or limit are not shared', async () => {
     const engine = new CountingEngine(limits);
-    const hub = new Hub(engine);
+    const hub = await hubOnFeeds(engine, 'c', 'd');
     await hub.publish([...batch('c', 1, 3), ...batch('d', 1, 3)]);
-    const [c0, c1, c0short, d0] = await Promise.all([hub.read('c', 0, 10), hub.read('c', 1, 10), hub.read('c', 0, 1), hub.read('d', 0, 10)]);
+    const [c0, c1, c0short, d0] = await Promise.all([
+      hub.readForSubscriber('c', 0, 10),
+      hub.readForSubscriber('c', 1, 10),
+      hub.readForSubscriber('c', 0, 1),
+      hub.readForSubscriber('d', 0, 10),
+    ]);
     assert.equal(engine.reads.length, 4);
     assert.deepEqual(
       [c0, c1, c0short, d0].map((p) => p.messages.map((m) => `${m.channel}${m.offset}`)),
@@ -131,17 +170,17 @@ describe('Hub.read shares identical reads in flight (src/hub/shared-reads.ts)', 
 
   it('a failed read fails every caller of its flight and is forgotten: the next caller reaches the engine', async () => {
     const engine = new CountingEngine(limits);
-    const hub = new Hub(engine);
+    const hub = await hubOnFeeds(engine, 'c');
     await hub.publish(batch('c', 1, 2));
     engine.failing = new Error('store down');
-    const answers = await Promise.allSettled([hub.read('c', 0, 10), hub.read('c', 0, 10), hub.read('c', 0, 10)]);
+    const answers = await Promise.allSettled([hub.readForSubscriber('c', 0, 10), hub.readForSubscriber('c', 0, 10), hub.readForSubscriber('c', 0, 10)]);
     assert.deepEqual(
       answers.map((a) => a.status),
       ['rejected', 'rejected', 'rejected'],
     );
     assert.equal(engine.reads.length, 1);
     engine.failing = undefined;
-    const page = await hub.read('c', 0, 10);
+    const page = await hub.readForSubscriber('c', 0, 10);
     assert.equal(engine.reads.length, 2);
     assert.deepEqual(
       page.messages.map((m) => m.offset),
