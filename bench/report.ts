@@ -168,6 +168,9 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered to a',
     'server on one core; a server that can’t keep up queues, and its latency is mostly that queue. ³ 5,000 idle connections, server RSS after a GC.',
     ...lossNotes(results),
+    '',
+    '![The committed run: fan-out CPU and p99, bytes per delivery, throughput, the growth curve and idle memory, Tidings in blue](bench/results/chart.svg)',
+    '',
     'Full tables, targets, growth curve and CPU profiles: [bench/results/report.md](bench/results/report.md).',
   ].join('\n');
 }
