@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, type Config } from '../config.js';
-import { startServer } from '../server.js';
+import { startServer, type TidingsServer } from '../server.js';
 import { isPrimaryOf, runPrimary } from './workers.js';
 
 /** `tidings serve`: one flag per setting, each falling back to its env var, then its default. */
@@ -42,27 +42,41 @@ export function registerServe(program: Command): void {
       runPrimary(config);
       return;
     }
-    let server;
+    // Signals are taken from the start: one that comes while the server is still starting
+    // (a deploy that changes its mind, a --workers primary draining a worker it just forked)
+    // stops it cleanly once it has started, instead of killing it half-made.
+    let server: TidingsServer | undefined;
+    let stopping: string | undefined;
+    const close = (running: TidingsServer, signal: string) => {
+      running.ctx.logger.info({ signal }, 'signal received');
+      running.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          running.ctx.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    const stop = (signal: string) => {
+      if (stopping !== undefined) {
+        // The same signal again (a second Ctrl-C): whoever sends it won't wait for the drain.
+        // Another one is not: a --workers worker gets the terminal's SIGINT and then the
+        // primary's SIGTERM for the same stop.
+        if (signal !== stopping) return;
+        process.stderr.write(`tidings: ${signal} again while stopping: exiting now\n`);
+        process.exit(1);
+      }
+      stopping = signal;
+      if (server !== undefined) close(server, signal);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     try {
       server = await startServer(config);
     } catch (err) {
       process.stderr.write(`tidings: ${(err as Error).message}\n`);
       process.exit(1);
     }
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      server.ctx.logger.info({ signal }, 'signal received');
-      server.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          server.ctx.logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    if (stopping !== undefined) close(server, stopping);
   });
 }

@@ -99,6 +99,35 @@ describe('graceful shutdown of the real CLI on SIGTERM', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  it('the same signal again while draining exits at once (a second Ctrl-C); another signal for the same stop is no reason to', async () => {
+    // A silent WebSocket peer holds the drain about 2 s (the close grace): time to signal again.
+    const drainWithPeer = async (second: NodeJS.Signals) => {
+      const server = await spawnServer(['--shutdown-timeout', '30s', '--log-level', 'info']);
+      const peer = await SilentWsPeer.open(server.url);
+      try {
+        const channel = uniqueChannel('again');
+        peer.sendText(JSON.stringify({ type: 'subscribe', channel }));
+        await waitForSubscribers(server.url, channel, 1);
+        server.child.kill('SIGINT');
+        await waitFor(() => server.logs.some((l) => l.msg === 'shutting down'), 10_000, 'the drain to begin');
+        server.child.kill(second);
+        return { code: await within(server.exited, 20_000, 'exit'), server };
+      } finally {
+        peer.destroy();
+        if (server.child.exitCode === null) server.child.kill('SIGKILL');
+      }
+    };
+    const again = await drainWithPeer('SIGINT');
+    assert.equal(again.code, 1);
+    assert.match(again.server.stderr, /SIGINT again while stopping: exiting now/);
+    assert.ok(!again.server.logs.some((l) => l.msg === 'stopped'), 'it did not wait for the drain');
+
+    // A --workers worker gets the terminal's SIGINT and then the primary's SIGTERM.
+    const other = await drainWithPeer('SIGTERM');
+    assert.equal(other.code, 0);
+    assert.ok(other.server.logs.some((l) => l.msg === 'stopped'), 'drained to the end');
+  });
 });
 
 describe('tidings serve flags', () => {
