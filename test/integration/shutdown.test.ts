@@ -7,6 +7,8 @@ import { RawSse } from '../helpers/sse-raw.js';
 import { publish, request, uniqueChannel, waitFor, waitForSubscribers, within } from '../helpers/server.js';
 import { WsSubscriber } from '../helpers/subscribers.js';
 import { SilentWsPeer } from '../helpers/ws-raw.js';
+import { CuttableProxy } from '../helpers/proxy.js';
+import { RedisServer, skipWithoutRedis } from '../helpers/redis.js';
 
 describe('graceful shutdown of the real CLI on SIGTERM', () => {
   it('answers parked long polls, says goodbye on SSE and WebSocket, turns /healthz 503, exits 0', async () => {
@@ -127,6 +129,36 @@ describe('graceful shutdown of the real CLI on SIGTERM', () => {
     const other = await drainWithPeer('SIGTERM');
     assert.equal(other.code, 0);
     assert.ok(other.server.logs.some((l) => l.msg === 'stopped'), 'drained to the end');
+  });
+
+  it('a SIGTERM while the server is still starting (waiting for Redis) stops it cleanly once started: exit 0, not killed half-made', { skip: skipWithoutRedis }, async () => {
+    const redis = await RedisServer.start();
+    // Through a relay, to see the server's first connection to Redis: by then it is starting.
+    const relay = await CuttableProxy.start(redis.url.replace(/^redis:/, 'http:'));
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      redis.signal('SIGSTOP');
+      const port = new URL(relay.url).port;
+      child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--engine', 'redis', '--redis-url', `redis://127.0.0.1:${port}/0`, '--log-level', 'info'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
+      await waitFor(() => relay.connections > 0, 15_000, 'the server connecting to Redis');
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      redis.signal('SIGCONT');
+      const [code, signal] = await within(exited, 20_000, 'exit');
+      assert.deepEqual([code, signal], [0, null]);
+      assert.match(out, /"msg":"tidings listening"/, 'it finished starting');
+      assert.match(out, /"msg":"stopped"/, 'and then shut down gracefully');
+    } finally {
+      redis.signal('SIGCONT');
+      if (child?.exitCode === null) child.kill('SIGKILL');
+      await relay.close();
+      await redis.stop();
+    }
   });
 });
 
