@@ -1,7 +1,7 @@
 import type { Message } from '../core/message.js';
 import type { ChannelState, Engine, PublishRequest, PublishResult, ReadResult } from '../engines/engine.js';
 import type { Metrics } from '../metrics.js';
-import { SharedReads } from './shared-reads.js';
+import { InFlight } from './in-flight.js';
 import type { StartAt } from './start.js';
 import { ChannelSubscription, type SubscriptionSink } from './subscription.js';
 
@@ -45,15 +45,16 @@ interface ChannelFeed {
  *
  * Reads: subscriptions catching up read through `readForSubscriber`, where identical
  * reads in flight since the channel's last live event are one engine call
- * (`SharedReads`), so a channel's subscribers sent back to history together don't each
- * hit the store.
+ * (`InFlight`), so a channel's subscribers sent back to history together don't each
+ * hit the store; `infoForSubscriber` does the same for subscriptions starting together.
  *
  * Publishes: every one passes through here, whatever sent it (HTTP, a batch, a WebSocket
  * frame, the demo feed), so this is the one place `published` is counted.
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelFeed>();
-  private readonly reads = new SharedReads();
+  private readonly reads = new InFlight<ReadResult>();
+  private readonly infos = new InFlight<ChannelState>();
   /** Live events (messages, missed feeds) on every channel so far: tells reads asked before one from reads asked after. */
   private events = 0;
 
@@ -85,7 +86,15 @@ export class Hub {
   readForSubscriber(channel: string, after: number, limit: number): Promise<ReadResult> {
     const feed = this.channels.get(channel);
     if (feed === undefined) return this.engine.read(channel, after, limit);
-    return this.reads.read(channel, after, limit, feed.since, () => this.engine.read(channel, after, limit));
+    // Numbers first: whatever characters a channel name holds, the key stays unambiguous.
+    return this.reads.share(`${feed.since} ${after} ${limit} ${channel}`, () => this.engine.read(channel, after, limit));
+  }
+
+  /** A subscription's channel info as it starts, shared like `readForSubscriber`: thousands joining at once ask once. */
+  infoForSubscriber(channel: string): Promise<ChannelState> {
+    const feed = this.channels.get(channel);
+    if (feed === undefined) return this.engine.info(channel);
+    return this.infos.share(`${feed.since} ${channel}`, () => this.engine.info(channel));
   }
 
   info(channel: string): Promise<ChannelState> {

@@ -76,7 +76,7 @@ export class ChannelSubscription implements LiveListener {
     this.state = 'catching-up';
     try {
       await this.hub.join(this.channel, this);
-      const info = await this.hub.info(this.channel);
+      const info = await this.hub.infoForSubscriber(this.channel);
       this.position = startPosition(start, info);
       return info;
     } catch (err) {

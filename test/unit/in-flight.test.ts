@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '../../src/core/message.js';
-import type { FeedListener, ReadResult } from '../../src/engines/engine.js';
+import type { ChannelState, FeedListener, ReadResult } from '../../src/engines/engine.js';
 import { MemoryEngine } from '../../src/engines/memory.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { SubscriptionSink } from '../../src/hub/subscription.js';
@@ -19,6 +19,13 @@ class CountingEngine extends MemoryEngine {
   dropping = false;
   failing: Error | undefined;
   private readonly feedListeners = new Set<FeedListener>();
+
+  infos = 0;
+
+  override async info(channel: string): Promise<ChannelState> {
+    this.infos++;
+    return super.info(channel);
+  }
 
   override async read(channel: string, after: number, limit: number): Promise<ReadResult> {
     this.reads.push({ channel, after, limit });
@@ -55,7 +62,7 @@ function collector(): SubscriptionSink & { got: Message[]; problems: unknown[] }
 
 const batch = (channel: string, from: number, count: number) => Array.from({ length: count }, (_, i) => ({ channel, data: from + i }));
 
-describe('Hub.readForSubscriber shares identical reads in flight (src/hub/shared-reads.ts)', () => {
+describe('Hub shares identical engine calls of subscriptions in flight (src/hub/in-flight.ts)', () => {
   it('N subscriptions sent back to history together cost one engine read per page, and each gets every message once, in order', async () => {
     const engine = new CountingEngine(limits);
     const hub = new Hub(engine);
@@ -186,6 +193,28 @@ describe('Hub.readForSubscriber shares identical reads in flight (src/hub/shared
       page.messages.map((m) => m.offset),
       [1, 2],
     );
+    await engine.close();
+  });
+
+  it('subscriptions starting together on a live feed ask the engine for the channel info once, and each starts where it should', async () => {
+    const engine = new CountingEngine(limits);
+    const hub = await hubOnFeeds(engine, 'c');
+    await hub.publish(batch('c', 1, 5));
+    const before = engine.infos;
+    const sinks = Array.from({ length: 30 }, () => collector());
+    const subs = sinks.map((sink, i) => hub.subscribe('c', i % 2 === 0 ? { kind: 'now' } : { kind: 'last', count: 2 }, sink));
+    await Promise.all(subs.map((s) => s.ready));
+    assert.equal(engine.infos - before, 1, 'one info read for thirty subscriptions');
+    for (const s of subs) s.resume();
+    await hub.publish(batch('c', 6, 1));
+    await waitFor(() => sinks.every((s, i) => s.got.length === (i % 2 === 0 ? 1 : 3)), 10_000, 'each from its start');
+    sinks.forEach((s, i) =>
+      assert.deepEqual(
+        s.got.map((m) => m.offset),
+        i % 2 === 0 ? [6] : [4, 5, 6],
+      ),
+    );
+    for (const s of subs) s.close();
     await engine.close();
   });
 });
