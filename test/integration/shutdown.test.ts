@@ -144,7 +144,7 @@ describe('graceful shutdown of the real CLI on SIGTERM', () => {
       });
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.once('close', (code, signal) => resolve([code, signal])));
       await waitFor(() => relay.connections > 0, 15_000, 'the server connecting to Redis');
       child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
@@ -180,7 +180,7 @@ describe('tidings serve flags', () => {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', s.flag, value], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
-      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 30_000, `exit for ${s.flag}`).finally(() => {
+      const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 30_000, `exit for ${s.flag}`).finally(() => {
         if (child.exitCode === null) child.kill('SIGKILL');
       });
       return { flag: s.flag, code, stderr };
@@ -198,7 +198,7 @@ describe('tidings serve flags', () => {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, [s.env]: 'maybe' } });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
-      const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 15_000, `exit for ${s.env}`).finally(() => {
+      const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 15_000, `exit for ${s.env}`).finally(() => {
         if (child.exitCode === null) child.kill('SIGKILL');
       });
       assert.equal(code, 2, `${s.env}: exit code (stderr: ${stderr.trim()})`);

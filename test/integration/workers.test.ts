@@ -14,7 +14,7 @@ describe('tidings serve --workers', () => {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
-    const code = await within(new Promise((resolve) => child.once('exit', resolve)), 20_000, 'exit');
+    const code = await within(new Promise((resolve) => child.once('close', resolve)), 20_000, 'exit');
     assert.equal(code, 2);
     assert.match(stderr.trim(), /^tidings: --workers 2 needs --engine redis/);
     assert.equal(stderr.trim().split('\n').length, 1);
@@ -65,7 +65,7 @@ describe('tidings serve --workers', () => {
       });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
-      assert.equal(await within(new Promise((resolve) => child.once('exit', resolve)), 20_000, 'exit'), 1);
+      assert.equal(await within(new Promise((resolve) => child.once('close', resolve)), 20_000, 'exit'), 1);
       assert.match(stderr, /cannot start the redis engine/);
       assert.match(stderr, /the workers failed to start/);
     });
