@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import type { Drop, Transport } from './transports/transport.js';
 import type { ConnectionState, StateChange, TransportName } from './types.js';
 

@@ -8,4 +8,4 @@
  */
 export { Tidings, type TidingsOptions, type SubscribeOptions, type PublishOptions, type Subscription, type TidingsEvents } from './tidings.js';
 export type { Ack, ClientError, ConnectionState, Gap, Message, StateChange, TransportName, WebSocketConstructor, WebSocketLike, FetchLike } from './types.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../core/backoff.js';

@@ -13,4 +13,4 @@ export class Tidings extends BaseTidings {
 }
 export type { TidingsOptions, SubscribeOptions, PublishOptions, Subscription, TidingsEvents } from './tidings.js';
 export type { Ack, ClientError, ConnectionState, Gap, Message, StateChange, TransportName, WebSocketConstructor, WebSocketLike, FetchLike } from './types.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../core/backoff.js';

@@ -1,4 +1,4 @@
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../core/backoff.js';
 import { Connector } from './connector.js';
 import { Emitter } from './emitter.js';
 import { publishOverHttp } from './publish.js';

@@ -2,7 +2,7 @@ import type { Position } from '../core/cursor.js';
 import { TidingsError } from '../core/errors.js';
 import type { GapNotice, Message } from '../core/message.js';
 import type { ChannelState } from '../engines/engine.js';
-import { fullJitter, UNAVAILABLE_RETRY } from './backoff.js';
+import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { catchUpStep, readPage, type HistoryReader } from './catch-up.js';
 import type { Hub, LiveListener } from './hub.js';
 import { startPosition, type StartAt } from './start.js';
@@ -28,6 +28,11 @@ export interface SubscriptionSink {
 }
 
 const PAGE = 1000;
+/**
+ * A catch-up that found the store unavailable (Redis restarting) tries again within
+ * 0.5 s, then 1, 2, 4, 8 s while it keeps failing (full jitter, src/core/backoff.ts).
+ */
+export const UNAVAILABLE_RETRY: BackoffOptions = { min: 500, max: 8000 };
 
 /**
  * One channel for one client, delivered in offset order with no loss and no duplicate.
@@ -158,7 +163,7 @@ export class ChannelSubscription implements LiveListener {
         // after a random wait, so a channel's subscribers don't all retry in the same instant.
         setTimeout(() => {
           if (this.state === 'catching-up') void this.catchUp();
-        }, fullJitter(this.unavailableRetries++, UNAVAILABLE_RETRY)).unref();
+        }, backoffDelay(this.unavailableRetries++, UNAVAILABLE_RETRY)).unref();
         return;
       }
       this.close();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay } from '../../src/client/backoff.js';
+import { backoffDelay } from '../../src/core/backoff.js';
 import { SseParser, type SseRecord } from '../../src/client/sse-parser.js';
 import { tokenExpiry } from '../../src/client/token.js';
 
