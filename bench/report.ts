@@ -101,8 +101,11 @@ function markdown(results: RunResult[], info: RunInfo, env: string, checks: Targ
     '`delivered/expected`: unique deliveries / (messages published × subscribers). `lost`: expected − delivered.',
     '`dup`: a message a subscriber already had. `ooo`: one arriving after a later one. `p50…max`: publish → receive.',
     '`B/delivery`: wire bytes / deliveries. `req/delivery`: poll requests / deliveries. `empty`: poll answers with',
-    'no message. `CPU µs/delivery`: server CPU / deliveries. `× bare ws`, `× Socket.IO`: the same figure of that peer',
-    'in the same scenario and size (below 1× is better). `RSS MB`: server RSS at the end of the run.',
+    'no message. `CPU µs/delivery`: server CPU / deliveries. `kernel %`: the share of that CPU in the kernel (system',
+    'time; on loopback it includes the receiving end’s TCP work for every segment the server sends). `× bare ws`, `× Socket.IO`: the same figure of that peer',
+    'in the same scenario and size (below 1× is better). `RSS MB`: server RSS at the end of the run. `gen CPU %`: the',
+    'load generator’s own CPU over the window, of its one core; near 100 the client sets the pace (a poller asks again',
+    'when the generator gets to it), so `req/delivery` then measures the client as much as the server.',
     '',
     results.some((r) => r.error !== undefined)
       ? `## Errors\n\n${results

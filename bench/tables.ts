@@ -34,7 +34,7 @@ function errorRow(r: RunResult, width: number): string[] {
 
 /** One scenario's publish runs: every figure, and CPU per delivery as a ratio to bare ws and Socket.IO. */
 function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean): string {
-  const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', '× bare ws', '× Socket.IO', '× Nchan', 'RSS MB'];
+  const head = ['run', 'subs', 'delivered/expected', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'deliveries/s', 'B/delivery', 'req/delivery', 'empty', 'CPU µs/delivery', 'kernel %', '× bare ws', '× Socket.IO', '× Nchan', 'RSS MB', 'gen CPU %'];
   const body = rows.map((r) => {
     const s = r.stats;
     if (s === undefined) return errorRow(r, head.length);
@@ -54,8 +54,10 @@ function publishTable(results: RunResult[], rows: RunResult[], markdown: boolean
       small(s.requestsPerDelivery),
       num(s.emptyAnswers),
       small(s.cpuUsPerDelivery),
+      num(s.serverKernelShare === undefined ? undefined : s.serverKernelShare * 100),
       ...peerRatioCells(results, r, cpu),
       mb(s.serverRssBytes),
+      num(s.generatorBusy === undefined ? undefined : s.generatorBusy * 100),
     ];
   });
   return table(head, body, markdown);

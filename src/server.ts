@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
 import { Access } from './auth/access.js';
 import { ApiKeyGuard } from './auth/api-key.js';
 import { JwtVerifier } from './auth/jwt.js';
@@ -18,6 +19,7 @@ import { OpenConnections } from './http/connections.js';
 import { OriginPolicy } from './http/cors.js';
 import { lingerAfterRefusal } from './http/linger.js';
 import { refuseSocket } from './http/raw-refusal.js';
+import { requestTarget } from './http/request-target.js';
 import { sendJson, sendProblem } from './http/respond.js';
 import { PUBLIC_DIR, StaticFiles } from './http/static-files.js';
 import { webAsset } from './http/web-pages.js';
@@ -39,20 +41,6 @@ export interface TidingsOptions {
 
 /** `/v1/channels/{ch}` and `/v1/channels/{ch}/messages`; the name may hold `/`, so the suffix decides. */
 const CHANNEL_PATH = /^\/v1\/channels\/(.*?)(\/messages)?$/;
-
-/**
- * The request target as a URL, or undefined when it is not one. `new URL('//', base)` reads
- * "//…" as a host and throws, so an origin-form target is appended to the base instead;
- * anything else (absolute-form junk) may still throw, and must not escape a handler.
- */
-function requestUrl(target: string | undefined): URL | undefined {
-  const raw = target ?? '/';
-  try {
-    return raw.startsWith('/') ? new URL(`http://x${raw}`) : new URL(raw, 'http://x');
-  } catch {
-    return undefined;
-  }
-}
 
 /** RFC 9112 § 3.2: an HTTP/1.1 request without Host is refused with 400. */
 function missingHost(req: IncomingMessage): TidingsError | undefined {
@@ -87,7 +75,7 @@ export class TidingsServer {
   private draining = false;
 
   constructor(readonly config: Config, options: TidingsOptions = {}) {
-    const logger = options.logger ?? pino({ level: config.logLevel, name: 'tidings' });
+    const logger = options.logger ?? createLogger(config.logLevel);
     if (options.engine === undefined && config.engine !== 'memory') {
       throw new Error(`config.engine is ${config.engine}: use startServer(), which connects it, or pass options.engine`);
     }
@@ -193,7 +181,7 @@ export class TidingsServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = requestUrl(req.url);
+      const url = requestTarget(req.url);
       if (url === undefined) throw new TidingsError('not_found', 'The request target is not a valid URL path.');
       if (this.ctx.origins.apply(req, res) === 'preflight-answered') return;
       const path = url.pathname;
@@ -269,7 +257,7 @@ export class TidingsServer {
     socket.on('error', () => socket.destroy());
     const noHost = missingHost(req);
     if (noHost !== undefined) return refuseSocket(socket, noHost);
-    const url = requestUrl(req.url);
+    const url = requestTarget(req.url);
     if (url === undefined || url.pathname !== '/v1/ws') {
       return refuseSocket(socket, new TidingsError('not_found', `No WebSocket endpoint at ${url?.pathname ?? 'this target'}; use /v1/ws.`));
     }
@@ -329,7 +317,7 @@ export class StartError extends Error {
 
 /** Creates and starts a server: `const s = await startServer(configWith({ port: 0 }))`. */
 export async function startServer(config: Config, options: TidingsOptions = {}): Promise<TidingsServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, name: 'tidings' });
+  const logger = options.logger ?? createLogger(config.logLevel);
   // ioredis reports every failed reconnect; one line per few seconds says enough.
   let quietUntil = 0;
   const onEngineError = (err: unknown) => {

@@ -16,17 +16,23 @@ function clockTicks(): number {
   return ticks;
 }
 
-/** User + system CPU seconds of a process (proc(5): fields 14 and 15 of /proc/PID/stat). */
-export function cpuSeconds(pid: number | undefined): number | undefined {
+/** User and system (kernel) CPU seconds of a process (proc(5): fields 14 and 15 of /proc/PID/stat). */
+export function cpuTimes(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces; everything after its ')' splits cleanly.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
   } catch {
     return undefined;
   }
+}
+
+/** User + system CPU seconds of a process. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  const t = cpuTimes(pid);
+  return t === undefined ? undefined : t.user + t.system;
 }
 
 /** Resident set size of a process in bytes (VmRSS of /proc/PID/status). */

@@ -108,8 +108,19 @@ export interface RunStats {
   requestsPerDelivery: number;
   emptyAnswers: number;
   serverCpuSec: number | undefined;
+  /**
+   * The share of that CPU spent in the kernel (system time): syscalls, and on loopback the
+   * TCP work of both ends of each segment the server sends, the receiving socket's included.
+   */
+  serverKernelShare?: number;
   cpuUsPerDelivery: number | undefined;
   serverRssBytes: number | undefined;
+  /**
+   * The load generator's own CPU over the same window, as a share of its one core. Near 1,
+   * the client sets the pace: a poller comes back when the generator gets to it, so
+   * requests per delivery say as much about the client as about the server.
+   */
+  generatorBusy?: number;
   /** Rate-paced runs: publishes answered per second, from the first sent to the last answered. */
   publishesPerSec?: number;
 }

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, rssBytes } from '../lib/proc.js';
+import { cpuTimes, rssBytes } from '../lib/proc.js';
 import type { ConnectCmd, GenCommand, GenEvent, IdleCmd, RunCmd, RunStats, Target } from '../lib/types.js';
 import { within, type Fleet, type FleetContext } from './fleet.js';
 import { collectGarbage } from './gc.js';
@@ -162,7 +162,8 @@ async function run(cmd: RunCmd): Promise<void> {
   const bytes0 = fl.wireBytes();
   const requests0 = fl.requests;
   const empty0 = fl.emptyAnswers;
-  const cpu0 = cpuSeconds(t.pid);
+  const cpu0 = cpuTimes(t.pid);
+  const ownCpu0 = process.cpuUsage();
   tr.measuring = true;
   phase = 'publish';
   const start = nowMs();
@@ -209,7 +210,9 @@ async function run(cmd: RunCmd): Promise<void> {
     lastDeliveryAt = nowMs();
     drain = 'complete';
   }
-  const cpu1 = cpuSeconds(t.pid);
+  const cpu1 = cpuTimes(t.pid);
+  const ownCpu = process.cpuUsage(ownCpu0);
+  const measuredMs = nowMs() - start;
   const bytes = fl.wireBytes() - bytes0;
   const requests = fl.requests - requests0;
   const windowMs = lastDeliveryAt - start;
@@ -217,7 +220,8 @@ async function run(cmd: RunCmd): Promise<void> {
   publisher?.close();
   const expected = published * tr.subscribers;
   const delivered = tr.delivered;
-  const cpu = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+  const cpu = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+  const kernel = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1.system - cpu0.system;
   const stats: RunStats = {
     ev: 'done',
     subscribers: tr.subscribers,
@@ -239,8 +243,10 @@ async function run(cmd: RunCmd): Promise<void> {
     requestsPerDelivery: delivered > 0 ? requests / delivered : 0,
     emptyAnswers: fl.emptyAnswers - empty0,
     serverCpuSec: cpu,
+    serverKernelShare: cpu === undefined || kernel === undefined || cpu <= 0 ? undefined : kernel / cpu,
     cpuUsPerDelivery: cpu === undefined || delivered === 0 ? undefined : (cpu * 1e6) / delivered,
     serverRssBytes: rssBytes(t.pid),
+    generatorBusy: measuredMs > 0 ? (ownCpu.user + ownCpu.system) / 1000 / measuredMs : undefined,
     publishesPerSec,
   };
   send(stats);

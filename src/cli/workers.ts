@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../logger.js';
 import type { Config } from '../config.js';
 
 /** Restarts allowed within RESTART_WINDOW_MS before further ones wait (a crash loop must not spin). */
@@ -18,7 +19,7 @@ const RESTART_WINDOW_MS = 60_000;
  * drains every worker (each runs the normal graceful shutdown) and exits 0 once all did.
  */
 export function runPrimary(config: Config): void {
-  const logger: Logger = pino({ level: config.logLevel, name: 'tidings' });
+  const logger: Logger = createLogger(config.logLevel);
   const listened = new Set<Worker>();
   const restarts: number[] = [];
   let stopping = false;

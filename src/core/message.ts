@@ -1,3 +1,7 @@
+import { encodeSingle } from './cursor.js';
+
+const CURSOR_AFTER = Symbol('cursor-after');
+
 /** The message envelope of docs/protocol.md § Model, the same on every transport. */
 export interface Envelope {
   channel: string;
@@ -59,6 +63,11 @@ export class Message implements Envelope {
   static eventAndData(e: Pick<Envelope, 'event' | 'data'>): string {
     const event = e.event === undefined ? '' : `,"event":${JSON.stringify(e.event)}`;
     return `${event},"data":${JSON.stringify(e.data)}`;
+  }
+
+  /** The cursor of a client that has seen this message and everything before it: made once, put on every transport's copy. */
+  get cursorAfter(): string {
+    return this.framed(CURSOR_AFTER, (m) => encodeSingle(m.channel, m.epoch, m.offset));
   }
 
   /** A transport's framing of this message, made on first use and shared by every subscriber. */

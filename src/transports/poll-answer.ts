@@ -13,21 +13,34 @@ export interface Pending {
 }
 
 export function answerBody(pending: readonly Pending[], form: EnvelopeForm = 'full'): string {
-  const messages: string[] = [];
-  const gaps: GapNotice[] = [];
+  let messages = '';
+  let gaps: GapNotice[] | undefined;
   const withChannel = pending.length > 1;
   for (const p of pending) {
-    if (p.gap !== undefined) gaps.push(p.gap);
-    for (const m of p.messages) messages.push(envelopeJson(m, form, withChannel));
+    if (p.gap !== undefined) (gaps ??= []).push(p.gap);
+    for (const m of p.messages) messages += (messages === '' ? '' : ',') + envelopeJson(m, form, withChannel);
   }
-  const cursor = encodeCursor(pending.map((p) => [p.channel, p.position]));
-  const gap = gaps.length > 0 ? `,"gap":${JSON.stringify(gaps)}` : '';
-  return `{"messages":[${messages.join(',')}],"cursor":"${cursor}"${gap}}`;
+  const gap = gaps !== undefined ? `,"gap":${JSON.stringify(gaps)}` : '';
+  return `{"messages":[${messages}],"cursor":"${cursorOf(pending)}"${gap}}`;
 }
 
-/** The `Date` header's value (RFC 9110 § 6.6.1) for a time in whole seconds. */
-function httpDate(second: number): string {
-  return new Date(second * 1000).toUTCString();
+/** The answer's cursor; for one channel ending at its last message, that message's own (made once for every answer and transport). */
+function cursorOf(pending: readonly Pending[]): string {
+  const only = pending.length === 1 ? pending[0]! : undefined;
+  const last = only?.messages.at(-1);
+  if (last !== undefined && last.offset === only!.position.offset && last.epoch === only!.position.epoch && last.channel === only!.channel) return last.cursorAfter;
+  return encodeCursor(pending.map((p) => [p.channel, p.position]));
+}
+
+/** The `Date` header (RFC 9110 § 6.6.1) of this second: made once a second, not once an answer. */
+let dateSecond = -1;
+let dateHeader = '';
+function dateOf(second: number): string {
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateHeader = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateHeader;
 }
 
 /** node:http's fields for a head already sent; set so that `res.end()` only finishes the response. */
@@ -45,7 +58,8 @@ interface HeadState {
  * same channel and position then cost one socket write each and nothing else.
  */
 export class SharedAnswer {
-  readonly body: Buffer;
+  /** The JSON text. */
+  readonly body: string;
   /** Messages in the answer, for the deliveries counter. */
   readonly count: number;
   private raw: Buffer | undefined;
@@ -53,13 +67,17 @@ export class SharedAnswer {
   private rawSecond = -1;
 
   constructor(pending: readonly Pending[], form: EnvelopeForm = 'full') {
-    this.body = Buffer.from(answerBody(pending, form));
+    this.body = answerBody(pending, form);
     let count = 0;
     for (const p of pending) count += p.messages.length;
     this.count = count;
   }
 
-  /** Status line, headers and body in one Buffer; made again only when the Date's second changes. */
+  /**
+   * Status line, headers and body in one Buffer, encoded in one go (most answers go to
+   * one poll: a buffer for the body and another to join it to the head cost as much as
+   * the rest of the answer); made again only when the Date's second changes.
+   */
   private response(keepAliveMs: number | undefined): Buffer {
     const second = Math.floor(Date.now() / 1000);
     if (this.raw === undefined || this.rawSecond !== second) {
@@ -67,12 +85,12 @@ export class SharedAnswer {
       this.rawHead =
         'HTTP/1.1 200 OK\r\n' +
         'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${this.body.length}\r\n` +
+        `Content-Length: ${Buffer.byteLength(this.body)}\r\n` +
         'Cache-Control: no-store\r\n' +
-        `Date: ${httpDate(second)}\r\n` +
+        dateOf(second) +
         'Connection: keep-alive\r\n' +
         (keepAliveMs ? `Keep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n\r\n` : '\r\n');
-      this.raw = Buffer.concat([Buffer.from(this.rawHead, 'latin1'), this.body]);
+      this.raw = Buffer.from(this.rawHead + this.body);
     }
     return this.raw;
   }

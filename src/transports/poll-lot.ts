@@ -92,6 +92,8 @@ export class ChannelLot implements LiveListener {
   /** Reads of spots that may park here, in flight: the lot must not be dropped under them. */
   serving = 0;
   readonly joined: Promise<void>;
+  /** `joined` has resolved: a poll need not wait a microtask turn for it. */
+  onFeed = false;
   private recent: Message[] = [];
   private missedFeed = false;
   private scheduled = false;
@@ -102,6 +104,10 @@ export class ChannelLot implements LiveListener {
     private readonly owner: PollSpots,
   ) {
     this.joined = owner.ctx.hub.join(channel, this);
+    this.joined.then(
+      () => (this.onFeed = true),
+      () => {},
+    );
   }
 
   live(message: Message): void {

@@ -107,7 +107,7 @@ export class PollSpots {
         if (w.kind === 'long_poll') {
           lot = this.lot(spot.channel);
           lot.serving++;
-          await lot.joined;
+          if (!lot.onFeed) await lot.joined;
           break;
         }
       }

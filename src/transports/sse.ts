@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { bearerToken } from '../auth/api-key.js';
 import { CLOSE_REASONS, type CloseReason } from '../core/close-reasons.js';
 import { compactMembers, parseEnvelopeForm, type EnvelopeForm } from '../core/compact-envelope.js';
-import { encodeCursor, encodeSingle } from '../core/cursor.js';
+import { encodeCursor } from '../core/cursor.js';
 import type { GapNotice, Message } from '../core/message.js';
 import { parseSubscribeQuery } from '../http/subscribe-params.js';
 import { admitSubscriber, shuttingDown } from './admission.js';
@@ -41,7 +41,7 @@ const SSE_FORMS: Record<EnvelopeForm, SseForm> = {
 };
 
 function sseFrame(m: Message, form: SseForm): Buffer {
-  return Buffer.from(`id: ${encodeSingle(m.channel, m.epoch, m.offset)}\n${form.body(m, false)}`);
+  return Buffer.from(`id: ${m.cursorAfter}\n${form.body(m, false)}`);
 }
 
 /** What `Message.framed` calls to make each of a form's framings, made once per form rather than per delivery. */

@@ -32,11 +32,11 @@ function textFrame(text: string): Buffer {
 }
 
 function wsWire(m: Message): Buffer {
-  return textFrame(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${m.json.slice(1)}`);
+  return textFrame(`{"type":"message","cursor":"${m.cursorAfter}",${m.json.slice(1)}`);
 }
 
 function wsCompact(m: Message, withChannel: boolean): Buffer {
-  return textFrame(`{"type":"message","cursor":"${encodeSingle(m.channel, m.epoch, m.offset)}",${compactMembers(m, withChannel)}}`);
+  return textFrame(`{"type":"message","cursor":"${m.cursorAfter}",${compactMembers(m, withChannel)}}`);
 }
 
 /** Malformed frames in a row before the connection is closed with 1008. */

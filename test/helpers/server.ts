@@ -107,6 +107,24 @@ export async function request<T = Record<string, unknown>>(baseUrl: string, path
   return { status: res.status, headers: res.headers, body };
 }
 
+/** A poll's answer (docs/protocol.md § Polling). */
+export interface PollAnswer {
+  messages: Envelope[];
+  cursor: string;
+  gap?: GapNotice[];
+}
+
+/** A poll whose settling can be watched: `done` flips when the answer is in, `elapsed` says after how long. */
+export function startPoll(baseUrl: string, query: string, signal?: AbortSignal) {
+  const state = { done: false, started: Date.now(), elapsed: 0 };
+  const answer = request<PollAnswer>(baseUrl, `/v1/poll?${query}`, { signal }).then((res) => {
+    state.done = true;
+    state.elapsed = Date.now() - state.started;
+    return res;
+  });
+  return { state, answer };
+}
+
 export interface ChannelInfo {
   channel: string;
   epoch: string;

@@ -1,36 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TidingsServer } from '../../src/server.js';
+import { connect } from 'node:net';
+import { configWith } from '../../src/config.js';
+import { historyLimits } from '../../src/engines/create.js';
+import type { ReadResult } from '../../src/engines/engine.js';
+import { MemoryEngine } from '../../src/engines/memory.js';
+import { startServer, type TidingsServer } from '../../src/server.js';
 import {
+  delay,
   offsets,
   publish,
   publishSeries,
   request,
+  startPoll,
   startTestServer,
   uniqueChannel,
   waitFor,
   waitForSubscribers,
   within,
-  type Envelope,
-  type GapNotice,
+  type PollAnswer,
 } from '../helpers/server.js';
-
-interface PollAnswer {
-  messages: Envelope[];
-  cursor: string;
-  gap?: GapNotice[];
-}
-
-/** A poll whose settling can be watched: `done` flips when the answer is in. */
-function startPoll(baseUrl: string, query: string, signal?: AbortSignal) {
-  const state = { done: false, started: Date.now(), elapsed: 0 };
-  const answer = request<PollAnswer>(baseUrl, `/v1/poll?${query}`, { signal }).then((res) => {
-    state.done = true;
-    state.elapsed = Date.now() - state.started;
-    return res;
-  });
-  return { state, answer };
-}
 
 describe('long polling (GET /v1/poll?wait=S)', () => {
   let server: TidingsServer;
@@ -171,5 +160,59 @@ describe('long polling with a trimmed history', () => {
     assert.equal(res.body.gap?.length, 1);
     assert.deepEqual({ ...res.body.gap![0], epoch: undefined }, { channel, epoch: undefined, from: 2, first: 5 });
     assert.deepEqual(offsets(res.body.messages), [5, 6, 7]);
+  });
+});
+
+/** A memory engine whose next history read waits until the test lets it go. */
+class HeldReadEngine extends MemoryEngine {
+  private hold: { reached: () => void; release: Promise<void> } | undefined;
+
+  /** Holds the next read; resolves with the function that lets it go once the read has begun. */
+  holdNextRead(): Promise<() => void> {
+    return new Promise((reached) => {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      this.hold = { reached: () => reached(release), release: released };
+    });
+  }
+
+  override async read(channel: string, after: number, limit: number): Promise<ReadResult> {
+    const hold = this.hold;
+    this.hold = undefined;
+    if (hold !== undefined) {
+      hold.reached();
+      await hold.release;
+    }
+    return super.read(channel, after, limit);
+  }
+}
+
+describe('long polling: a client that leaves before its poll parks', () => {
+  it('is not left parked: the poll ends with its client, not at its deadline', async () => {
+    const config = configWith({ host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    const engine = new HeldReadEngine(historyLimits(config));
+    const server = await startServer(config, { engine });
+    const url = server.url;
+    try {
+      const channel = uniqueChannel('gone-before-park');
+      const start = await request<PollAnswer>(url, `/v1/poll?channel=${channel}`);
+      const parked = async () => Number(/^tidings_long_polls_parked (\d+)/m.exec((await request<string>(url, '/metrics')).body)?.[1]);
+      const held = engine.holdNextRead();
+      const { port } = new URL(url);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`GET /v1/poll?channel=${channel}&cursor=${start.body.cursor}&wait=30 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const release = await within(held, 5000, 'the poll to read history');
+      // The client leaves while the read is under way. Loopback shows the server its socket
+      // closing within a few milliseconds; 300 ms leaves room for a loaded machine.
+      socket.destroy();
+      await delay(300);
+      release();
+      // Nothing to read, so the poll would park; with its client gone it must have ended instead.
+      await waitForSubscribers(url, channel, 0);
+      await waitFor(async () => (await parked()) === 0, 5000, 'no long poll parked');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -10,28 +10,15 @@ import {
   publish,
   publishSeries,
   request,
+  startPoll,
   startTestServer,
   uniqueChannel,
   waitFor,
   waitForSubscribers,
   within,
   type Envelope,
+  type PollAnswer,
 } from '../helpers/server.js';
-
-interface PollAnswer {
-  messages: Envelope[];
-  cursor: string;
-}
-
-/** A poll whose settling can be watched: `done` flips when the answer is in. */
-function startPoll(baseUrl: string, query: string, signal?: AbortSignal) {
-  const state = { done: false };
-  const answer = request<PollAnswer>(baseUrl, `/v1/poll?${query}`, { signal }).then((res) => {
-    state.done = true;
-    return res;
-  });
-  return { state, answer };
-}
 
 const byChannel = (messages: readonly Envelope[]) => messages.map((m) => [m.channel, m.offset]);
 

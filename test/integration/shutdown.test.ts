@@ -220,6 +220,23 @@ describe('tidings serve flags', () => {
     }
   });
 
+  it('exits 0 on SIGTERM when the reader of its stdout has gone (a log pipe closed under it), instead of hanging at exit', async () => {
+    const { child, url, exited } = await spawnServer(['--shutdown-timeout', '5s', '--log-level', 'info']);
+    try {
+      const channel = uniqueChannel('pipe');
+      const start = await request<{ cursor: string }>(url, `/v1/poll?channel=${channel}`);
+      const polls = Array.from({ length: 20 }, () => request(url, `/v1/poll?channel=${channel}&cursor=${start.body.cursor}&wait=30`).catch(() => undefined));
+      await waitForSubscribers(url, channel, 20);
+      // The log's reader goes away: every later write to stdout fails with EPIPE.
+      child.stdout!.destroy();
+      child.kill('SIGTERM');
+      await Promise.all(polls);
+      assert.equal(await within(exited, 10_000, 'exit with its stdout gone'), 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   it('flags take effect (--sse-retry, --heartbeat)', async () => {
     const { child, url, exited } = await spawnServer(['--sse-retry', '777ms', '--heartbeat', '100ms', '--log-level', 'info']);
     const sse = await RawSse.open(`${url}/v1/events?channel=flags`);
