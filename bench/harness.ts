@@ -133,7 +133,7 @@ function progressLine(spec: RunSpec, p: Progress): string {
 
 /** Runs one spec from start to end: server, generator, measure, stop both. Never throws. */
 export async function runOne(spec: RunSpec, opts: HarnessOptions): Promise<RunResult> {
-  const result: RunResult = { spec, name: rowName(spec.system, spec.transport) };
+  const result: RunResult = { spec, name: `${rowName(spec.system, spec.transport)}${spec.pair === undefined ? '' : ` (pair ${spec.pair})`}` };
   let server: ServerProcess | undefined;
   let profileDir: string | undefined;
   if (opts.profileDir !== undefined && spec.system === 'tidings' && opts.targetUrl === undefined) {

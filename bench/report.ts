@@ -6,7 +6,8 @@ import { renderChart } from './chart.js';
 import type { RunResult } from './harness.js';
 import type { RunStats } from './lib/types.js';
 import { kb, ms, small, table } from './lib/format.js';
-import { nchanPeer, scenarioTables } from './tables.js';
+import { PAIRED_TRANSPORTS } from './scenarios.js';
+import { fanoutPairs, medianRatio, nchanPeer, scenarioTables } from './tables.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 
 export interface RunInfo {
@@ -170,6 +171,7 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     '',
     '¹ 200 clients, 1 message/s (short poll at 2/s). ² 1,000 subscribers, 500 messages at 200/s: 200,000 deliveries/s offered to a',
     'server on one core; a server that can’t keep up queues, and its latency is mostly that queue. ³ 5,000 idle connections, server RSS after a GC.',
+    ...pairNotes(results),
     ...lossNotes(results),
     '',
     '![The committed run: fan-out CPU and p99, bytes per delivery, throughput, the growth curve and idle memory, Tidings in blue](bench/results/chart.svg)',
@@ -177,6 +179,17 @@ export function readmeSection(results: RunResult[], info: RunInfo, env: string):
     'Full tables, targets, growth curve and CPU profiles: [bench/results/report.md](bench/results/report.md).',
   ].join('\n');
 }
+
+/** The × Nchan of the fan-out pairs, each and their median: one pair is one sample on this machine. */
+function pairNotes(results: RunResult[]): string[] {
+  const label: Record<string, string> = { ws: 'WebSocket', sse: 'SSE', 'long-poll': 'long poll' };
+  const parts = PAIRED_TRANSPORTS.map((t) => ({ t, pairs: fanoutPairs(results, t) }))
+    .filter(({ pairs }) => pairs.length > 1)
+    .map(({ t, pairs }) => `${label[t] ?? t} ${ratioText(medianRatio(pairs))} (${pairs.map((p) => ratioText(p.ratio)).join(', ')})`);
+  return parts.length === 0 ? [] : [`× Nchan, the median of the fan-out pairs in this run (each pair in brackets, the table's first): ${parts.join('; ')}.`];
+}
+
+const ratioText = (r: number | undefined) => (r === undefined ? '–' : `${r.toFixed(2)}×`);
 
 /** One line per fan-out run with undelivered messages, saying from its own drain whether it lagged or lost. */
 function lossNotes(results: RunResult[]): string[] {

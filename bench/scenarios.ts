@@ -13,6 +13,8 @@ export interface RunSpec {
   /** Without `rate`: publish flat out for this long. */
   durationMs?: number;
   pollIntervalMs: number;
+  /** A repeated fan-out pair (scenario `pairs`): 2 for the second pair, the `fanout` runs being the first. */
+  pair?: number;
 }
 
 export interface Scenario {
@@ -35,6 +37,18 @@ const PEERS: [SystemName, Transport][] = [
   ['nchan', 'ws'],
 ];
 const SHORT_POLL_INTERVAL = 500; // 2 polls per second, as the seeds' comparison has it
+/** The transports held to a CPU ratio against Nchan (issue #10), and how many more pairs of fan-out runs each gets. */
+export const PAIRED_TRANSPORTS: Transport[] = ['ws', 'sse', 'long-poll'];
+const MORE_PAIRS = 3;
+
+const FANOUT = (quick: boolean): Omit<RunSpec, 'system' | 'transport'> => ({
+  scenario: 'fanout',
+  kind: 'publish',
+  subscribers: quick ? 200 : 1000,
+  messages: quick ? 100 : 500,
+  rate: 200,
+  pollIntervalMs: SHORT_POLL_INTERVAL,
+});
 
 function everyone(base: Omit<RunSpec, 'system' | 'transport'>, tidings: Transport[] = TIDINGS_ALL): RunSpec[] {
   // Nchan is run on the transports Tidings is run on in that scenario, to be put beside them.
@@ -53,8 +67,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'fanout',
     title: '2. Fan-out',
     question: '1,000 subscribers, 500 messages at 200/s on each transport.',
-    runs: (quick) =>
-      everyone({ scenario: 'fanout', kind: 'publish', subscribers: quick ? 200 : 1000, messages: quick ? 100 : 500, rate: 200, pollIntervalMs: SHORT_POLL_INTERVAL }),
+    runs: (quick) => everyone(FANOUT(quick)),
   },
   {
     name: 'throughput',
@@ -75,6 +88,19 @@ export const SCENARIOS: Scenario[] = [
     runs: (quick) =>
       (quick ? [100, 1000] : [100, 1000, 10_000]).flatMap((subscribers) =>
         everyone({ scenario: 'growth', kind: 'publish', subscribers, messages: quick ? 10 : 50, rate: 10, pollIntervalMs: SHORT_POLL_INTERVAL }, ['sse', 'ws']),
+      ),
+  },
+  {
+    name: 'pairs',
+    title: '6. Fan-out against Nchan, again',
+    question:
+      'The fan-out of Tidings and Nchan on WebSocket, SSE and long poll, run again in pairs, each Tidings run next to its Nchan run (which of the two goes first alternates). On this noisy machine one pair is one sample: the Nchan targets read the median of the pairs’ ratios, the fan-out scenario’s runs being the first pair.',
+    runs: (quick) =>
+      Array.from({ length: quick ? 1 : MORE_PAIRS }, (_, i) => i + 2).flatMap((pair) =>
+        PAIRED_TRANSPORTS.flatMap((transport) => {
+          const both = (['tidings', 'nchan'] as const).map((system) => ({ ...FANOUT(quick), scenario: 'pairs', pair, system, transport }));
+          return pair % 2 === 0 ? both.reverse() : both;
+        }),
       ),
   },
 ];

@@ -5,12 +5,46 @@ import { SCENARIOS } from './scenarios.js';
 
 /** The peer run of the same scenario and size that a row is compared with. */
 export function baseline(results: RunResult[], r: RunResult, system: SystemName): RunResult | undefined {
-  return results.find((b) => b.spec.system === system && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
+  return results.find((b) => b.spec.system === system && samePlace(b, r) && b.error === undefined);
+}
+
+/** Same scenario, size and pair: the runs a row may be compared with. */
+function samePlace(a: RunResult, b: RunResult): boolean {
+  return a.spec.scenario === b.spec.scenario && a.spec.subscribers === b.spec.subscribers && a.spec.pair === b.spec.pair;
 }
 
 /** The Nchan run of the same scenario, size and transport: the peer every transport is held against. */
 export function nchanPeer(results: RunResult[], r: RunResult): RunResult | undefined {
-  return results.find((b) => b.spec.system === 'nchan' && b.spec.transport === r.spec.transport && b.spec.scenario === r.spec.scenario && b.spec.subscribers === r.spec.subscribers && b.error === undefined);
+  return results.find((b) => b.spec.system === 'nchan' && b.spec.transport === r.spec.transport && samePlace(b, r) && b.error === undefined);
+}
+
+/** One fan-out pair: a Tidings run and its Nchan run, same transport, one after the other. */
+export interface Pair {
+  pair: number;
+  mine: RunResult;
+  peer: RunResult | undefined;
+  /** Tidings' CPU per delivery over Nchan's; undefined when either is missing. */
+  ratio: number | undefined;
+}
+
+/** The fan-out pairs of a transport, the `fanout` scenario's first, then the `pairs` scenario's. */
+export function fanoutPairs(results: RunResult[], transport: string): Pair[] {
+  return results
+    .filter((r) => r.spec.system === 'tidings' && r.spec.transport === transport && (r.spec.scenario === 'fanout' || r.spec.scenario === 'pairs'))
+    .map((mine) => {
+      const peer = nchanPeer(results, mine);
+      const a = cpu(mine);
+      const b = cpu(peer);
+      return { pair: mine.spec.pair ?? 1, mine, peer, ratio: a !== undefined && b ? a / b : undefined };
+    });
+}
+
+/** The median of the pairs' ratios (the mean of the middle two for an even count); undefined when no pair has one. */
+export function medianRatio(pairs: readonly Pair[]): number | undefined {
+  const rs = pairs.map((p) => p.ratio).filter((r): r is number => r !== undefined).sort((a, b) => a - b);
+  if (rs.length === 0) return undefined;
+  const mid = rs.length >> 1;
+  return rs.length % 2 === 1 ? rs[mid] : (rs[mid - 1]! + rs[mid]!) / 2;
 }
 
 type Figure = (r: RunResult | undefined) => number | undefined;

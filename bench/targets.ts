@@ -1,5 +1,5 @@
 import type { RunResult } from './harness.js';
-import { baseline, nchanPeer } from './tables.js';
+import { baseline, fanoutPairs, medianRatio, nchanPeer } from './tables.js';
 
 export interface TargetCheck {
   target: string;
@@ -101,22 +101,33 @@ function nchanTargets(results: RunResult[]): TargetCheck[] {
     const mine = find(results, scenario, 'tidings', transport);
     return { mine, peer: mine && nchanPeer(results, mine) };
   };
+  // The median of the fan-out pairs' ratios: on this machine one pair is one sample (bench/notes.md).
   const cpuRatio = (transport: string, goal: number, label: string) => {
-    const { mine, peer } = versus('fanout', transport);
-    const r = cpu(mine) !== undefined && cpu(peer) ? cpu(mine)! / cpu(peer)! : undefined;
-    return { r, check: { target: `${label} fan-out CPU/delivery ≤ ${goal.toFixed(1)}× Nchan`, met: r === undefined ? undefined : r <= goal, detail: `${f(cpu(mine))} µs vs ${f(cpu(peer))} µs (${f(r)}×)` } };
+    const pairs = fanoutPairs(results, transport);
+    const r = medianRatio(pairs);
+    const first = pairs[0];
+    const each = pairs.map((p) => f(p.ratio)).join(', ');
+    return {
+      r,
+      pairs,
+      check: {
+        target: `${label} fan-out CPU/delivery ≤ ${goal.toFixed(1)}× Nchan (median of the pairs)`,
+        met: r === undefined ? undefined : r <= goal,
+        detail: `${f(r)}× over ${pairs.length} pair${pairs.length === 1 ? '' : 's'} (${each}); first pair ${f(cpu(first?.mine))} µs vs ${f(cpu(first?.peer))} µs`,
+      },
+    };
   };
   checks.push(cpuRatio('ws', 1, 'WebSocket').check);
   checks.push(cpuRatio('sse', 1, 'SSE').check);
 
   const lp = cpuRatio('long-poll', 1.5, 'Long-poll');
-  const { mine: lpRun, peer: lpPeer } = versus('fanout', 'long-poll');
-  const rate = lpRun?.stats?.publishesPerSec;
-  const offered = lpRun?.spec.rate;
+  const offered = lp.pairs[0]?.mine.spec.rate;
+  const rates = lp.pairs.map((p) => p.mine.stats?.publishesPerSec);
+  const reached = offered !== undefined && rates.length > 0 && rates.every((x) => x !== undefined && x >= 0.95 * offered);
   checks.push({
-    target: `${lp.check.target}, the full ${offered ?? 200} publishes/s reached`,
-    met: lp.r === undefined || rate === undefined || offered === undefined ? undefined : lp.r <= 1.5 && rate >= 0.95 * offered,
-    detail: `${lp.check.detail}; ${f(rate, 0)} publishes/s answered (Nchan ${f(lpPeer?.stats?.publishesPerSec, 0)})`,
+    target: `${lp.check.target}, the full ${offered ?? 200} publishes/s reached in every pair`,
+    met: lp.r === undefined || offered === undefined ? undefined : lp.r <= 1.5 && reached,
+    detail: `${lp.check.detail}; publishes/s answered ${rates.map((x) => f(x, 0)).join(', ')} (Nchan ${lp.pairs.map((p) => f(p.peer?.stats?.publishesPerSec, 0)).join(', ')})`,
   });
 
   const { mine: flat, peer: flatPeer } = versus('throughput', 'long-poll');
