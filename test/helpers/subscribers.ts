@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { Tidings } from '../../src/client/node.js';
 import type { Subscription } from '../../src/client/tidings.js';
 import { QUICK } from './sdk.js';
-import { waitFor, within, type Envelope, type GapNotice } from './server.js';
+import { waitFor, within, type Envelope, type GapNotice, type PollAnswer } from './server.js';
 
 /**
  * One subscriber contract, four implementations (short poll, long poll, SSE, WebSocket):
@@ -35,12 +35,6 @@ export interface Subscriber {
   /** Reconnects from `cursor`, as a client coming back would. */
   resume(): Promise<void>;
   close(): Promise<void>;
-}
-
-interface PollAnswer {
-  messages: Envelope[];
-  cursor: string;
-  gap?: GapNotice[];
 }
 
 function subscribeQuery(channels: readonly string[], cursor: string | undefined, last: number | undefined): URLSearchParams {

@@ -5,12 +5,7 @@ import type { LogLine } from '../../src/demo/deploy-log.js';
 import type { Tick } from '../../src/demo/ticker.js';
 import { MemoryEngine } from '../../src/engines/memory.js';
 import { startServer } from '../../src/server.js';
-import { delay, request, startTestServer, waitFor, type Envelope } from '../helpers/server.js';
-
-interface PollAnswer {
-  messages: Envelope[];
-  cursor: string;
-}
+import { delay, request, startTestServer, waitFor, type Envelope, type PollAnswer } from '../helpers/server.js';
 
 const DEMO_CHANNELS = ['demo:ticker', 'demo:deploy', 'demo:score'];
 

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { TidingsServer } from '../../src/server.js';
-import { offsets, publish, range, request, startTestServer, uniqueChannel, waitForSubscribers, within, type Envelope } from '../helpers/server.js';
-
-interface PollAnswer {
-  messages: Envelope[];
-  cursor: string;
-}
+import { offsets, publish, range, request, startTestServer, uniqueChannel, waitForSubscribers, within, type PollAnswer } from '../helpers/server.js';
 
 interface RawAnswer {
   status: number;
