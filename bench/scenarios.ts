@@ -37,8 +37,9 @@ const PEERS: [SystemName, Transport][] = [
   ['nchan', 'ws'],
 ];
 const SHORT_POLL_INTERVAL = 500; // 2 polls per second, as the seeds' comparison has it
-/** The transports held to a CPU ratio against Nchan (issue #10), and how many more pairs of fan-out runs each gets. */
+/** The transports held to a CPU ratio against Nchan (issue #10). */
 export const PAIRED_TRANSPORTS: Transport[] = ['ws', 'sse', 'long-poll'];
+/** Pairs of fan-out runs each of them gets after the fan-out scenario's own. */
 const MORE_PAIRS = 3;
 
 const FANOUT = (quick: boolean): Omit<RunSpec, 'system' | 'transport'> => ({
