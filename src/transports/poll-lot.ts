@@ -106,6 +106,8 @@ export class ChannelLot implements LiveListener {
     this.joined = owner.ctx.hub.join(channel, this);
     this.joined.then(
       () => (this.onFeed = true),
+      // A failed join is handled where `joined` is awaited: PollSpots drops the lot, and the
+      // polls that awaited it are answered with the error. This branch only sets the flag.
       () => {},
     );
   }
