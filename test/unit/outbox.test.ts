@@ -131,4 +131,63 @@ describe('the outbox and its flush scheduler (src/transports/outbox.ts)', () => 
     await nextTurn();
     assert.deepEqual(socket.writes.map((w) => w.text), ['m1', 'm2ack'], 'the reply takes what waited with it, in order');
   });
+
+  it('a connection written early (a reply) and listed again waits for its new gap, not for the old one', async () => {
+    const gapMs = 80;
+    const socket = new RecordingSocket();
+    const outbox = new Outbox(new FlushScheduler(gapMs), socket);
+    outbox.push(Buffer.from('m1'));
+    await nextTurn();
+    outbox.push(Buffer.from('m2')); // listed for the end of m1's gap
+    await sleep(20);
+    outbox.push(Buffer.from('ack'), true);
+    await nextTurn();
+    assert.deepEqual(socket.writes.map((w) => w.text), ['m1', 'm2ack']);
+    outbox.push(Buffer.from('m3')); // listed again, for the end of the reply's gap
+    await until(() => socket.writes.length === 3, 'the third write');
+    const waited = socket.writes[2]!.at - socket.writes[1]!.at;
+    assert.ok(waited >= gapMs - 1, `m3 waited a whole gap after the reply's write, not until m1's gap ended (${waited.toFixed(1)} ms)`);
+    assert.equal(socket.writes[2]!.text, 'm3');
+  });
+
+  it('after the event loop was held up for longer than the gap, every waiting connection is written at the next release', async () => {
+    const gapMs = 10;
+    const scheduler = new FlushScheduler(gapMs);
+    const sockets = Array.from({ length: 40 }, () => new RecordingSocket());
+    const boxes = sockets.map((s) => new Outbox(scheduler, s));
+    for (const b of boxes) b.push(Buffer.from('first'));
+    await nextTurn();
+    // Listed at different milliseconds of the gap, then the loop is held for 5 gaps.
+    for (const [i, b] of boxes.entries()) {
+      if (i % 10 === 0) await sleep(1);
+      b.push(Buffer.from('second'));
+    }
+    const heldUntil = performance.now() + 5 * gapMs;
+    while (performance.now() < heldUntil) {
+      // busy: no timer can fire
+    }
+    await until(() => sockets.every((s) => s.writes.length === 2), 'every second write');
+    for (const s of sockets) assert.deepEqual(s.writes.map((w) => w.text), ['first', 'second']);
+  });
+
+  it('a joined write the socket could not finish keeps its bytes while other connections are joined and written', async () => {
+    // A peer that stopped reading: the socket holds on to what it was given.
+    const held: Buffer[] = [];
+    const stuck = new Writable({ write: (chunk: Buffer) => void held.push(chunk) });
+    const scheduler = new FlushScheduler(0);
+    const stuckBox = new Outbox(scheduler, stuck);
+    stuckBox.push(Buffer.from('one,'));
+    stuckBox.push(Buffer.from('two'));
+    await nextTurn();
+    const others = Array.from({ length: 3 }, () => new RecordingSocket());
+    for (const s of others) {
+      const box = new Outbox(scheduler, s);
+      box.push(Buffer.from('XXXX'));
+      box.push(Buffer.from('YYY'));
+    }
+    await nextTurn();
+    assert.equal(held.length, 1);
+    assert.equal(held[0]!.toString(), 'one,two', 'the held bytes were not overwritten by later joins');
+    for (const s of others) assert.deepEqual(s.writes.map((w) => w.text), ['XXXXYYY']);
+  });
 });
