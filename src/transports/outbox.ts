@@ -78,6 +78,8 @@ export class FlushScheduler {
     // Walked millisecond by millisecond, unless the loop was held up for longer than the
     // lists there are; either way each list is visited once.
     const due = through - this.nextMs < this.waiting.size ? this.walk(through) : [...this.waiting.keys()].filter((ms) => ms <= through);
+    // Moved on first: a connection listed while these are written goes after them.
+    this.nextMs = Math.max(this.nextMs, through + 1);
     for (const ms of due) {
       const list = this.waiting.get(ms)!;
       this.waiting.delete(ms);
@@ -87,7 +89,6 @@ export class FlushScheduler {
         if (releaseMs(outbox.lastWriteAt + this.gapMs) <= ms) outbox.flush();
       }
     }
-    this.nextMs = Math.max(this.nextMs, through + 1);
     if (this.waiting.size > 0) this.arm(this.earliest());
   };
 

@@ -155,19 +155,25 @@ describe('the outbox and its flush scheduler (src/transports/outbox.ts)', () => 
     const scheduler = new FlushScheduler(gapMs);
     const sockets = Array.from({ length: 40 }, () => new RecordingSocket());
     const boxes = sockets.map((s) => new Outbox(scheduler, s));
+    const pushSpread = async (text: string): Promise<void> => {
+      for (const [i, b] of boxes.entries()) {
+        if (i % 10 === 0) await sleep(1);
+        b.push(Buffer.from(text));
+      }
+    };
     for (const b of boxes) b.push(Buffer.from('first'));
     await nextTurn();
+    // A round through the timer first, so the stall comes after releases have run.
+    await pushSpread('second');
+    await until(() => sockets.every((s) => s.writes.length === 2), 'every second write');
     // Listed at different milliseconds of the gap, then the loop is held for 5 gaps.
-    for (const [i, b] of boxes.entries()) {
-      if (i % 10 === 0) await sleep(1);
-      b.push(Buffer.from('second'));
-    }
+    await pushSpread('third');
     const heldUntil = performance.now() + 5 * gapMs;
     while (performance.now() < heldUntil) {
       // busy: no timer can fire
     }
-    await until(() => sockets.every((s) => s.writes.length === 2), 'every second write');
-    for (const s of sockets) assert.deepEqual(s.writes.map((w) => w.text), ['first', 'second']);
+    await until(() => sockets.every((s) => s.writes.length === 3), 'every third write');
+    for (const s of sockets) assert.deepEqual(s.writes.map((w) => w.text), ['first', 'second', 'third']);
   });
 
   it('a joined write the socket could not finish keeps its bytes while other connections are joined and written', async () => {
